@@ -17,6 +17,9 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 CHUNK_ROWS = 100_000
+# Tuned so that ~25 % of customers churn and a tuned XGBoost model reaches AUC ≈ 0.88.
+_INTERCEPT = -3.3
+_SIGNAL_SCALE = 1.35
 
 CONTRACTS = ("Month-to-month", "One year", "Two year")
 INTERNET = ("DSL", "Fiber optic", "None")
@@ -49,8 +52,9 @@ def generate_chunks(rows: int, seed: int, chunk_rows: int = CHUNK_ROWS) -> Itera
     if rows < 1:
         raise ValueError("rows must be at least 1")
     for index, start in enumerate(range(0, rows, chunk_rows)):
-        count = min(chunk_rows, rows - start)
-        yield _chunk(np.random.default_rng([seed, index]), start, count)
+        # Always draw a full chunk, then cut: a chunk's rows never depend on how many are kept.
+        table = _chunk(np.random.default_rng([seed, index]), start, chunk_rows)
+        yield table.slice(0, min(chunk_rows, rows - start))
 
 
 def write_csv(path: Path, rows: int, seed: int) -> int:
@@ -94,9 +98,8 @@ def _chunk(rng: np.random.Generator, start: int, count: int) -> pa.Table:
     usage = np.round(rng.lognormal(2.5 + 0.5 * (internet == 1), 0.6, count), 2)
     last_login = rng.exponential(12 + 10 * (contract == 0), count).astype(np.int64)
 
-    logit = (
-        -1.35
-        + 1.25 * (contract == 0)
+    signal = (
+        1.25 * (contract == 0)
         - 0.9 * (contract == 2)
         - 0.032 * tenure
         + 0.018 * (monthly - 60)
@@ -107,8 +110,8 @@ def _chunk(rng: np.random.Generator, start: int, count: int) -> pa.Table:
         - 0.22 * (num_products - 3)
         + 0.025 * last_login
         + 0.25 * paperless
-        + rng.normal(0, 0.5, count)
     )
+    logit = _INTERCEPT + _SIGNAL_SCALE * signal + rng.normal(0, 0.3, count)
     churn = rng.random(count) < 1 / (1 + np.exp(-logit))
 
     total_missing = (rng.random(count) < 0.02) | (tenure == 0)

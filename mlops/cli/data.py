@@ -32,3 +32,27 @@ def generate(
     typer.echo(
         f"wrote {rows:,} rows ({size / 1e6:.1f} MB) to {out} in {time.perf_counter() - started:.1f} s"
     )
+
+
+@app.command("describe")
+def describe(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Argument(help="CSV file with a header row.")],
+) -> None:
+    """Show how the configured dataset schema applies to a CSV (roles, types, label balance)."""
+    import pandas as pd
+
+    from mlops.cli.context import state
+    from mlops.schema import resolve_csv
+
+    schema = state(ctx).settings().dataset
+    resolved = resolve_csv(schema, data)
+    labels = pd.read_csv(data, usecols=[schema.target], dtype=str)[schema.target].str.strip()
+    positives = float((labels == schema.positive_label).mean())
+    typer.echo(f"rows:        {len(labels):,}")
+    typer.echo(
+        f"target:      {resolved.target} (positive {resolved.positive_label!r}: {positives:.1%})"
+    )
+    typer.echo(f"dropped:     {', '.join(resolved.dropped) or '-'}")
+    typer.echo(f"numeric:     {', '.join(resolved.numeric) or '-'}")
+    typer.echo(f"categorical: {', '.join(resolved.categorical) or '-'}")

@@ -1,0 +1,37 @@
+"""Shared test configuration: never talk to real AWS, and keep fixtures' paths in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+
+# Fake credentials and a region for every test: nothing may reach a real AWS account.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+}.items():
+    os.environ[_name] = _value
+for _name in [name for name in os.environ if name.startswith("MLOPS_")]:
+    del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def model_monitor_fixtures() -> Path:
+    path = SHARED_FIXTURES / "model-monitor"
+    if not path.is_dir():
+        pytest.fail(f"shared fixtures missing at {path}: CI must lay shared/ beside the checkout")
+    return path
