@@ -16,6 +16,10 @@ from mlops.errors import UserError
 from mlops.settings import DatasetSchema
 
 SAMPLE_ROWS = 10_000
+NUMERIC_SHARE = 0.95
+_NON_FINITE_TEXT = frozenset(
+    {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,16 @@ def resolve_csv(
 
 
 def _is_numeric(values: pd.Series) -> bool:
+    """Numeric when ≥ 95 % of the non-blank cells are number text and one is finite.
+
+    Same rule as ``training/preprocess.py`` (contracts §1): one typo must be reported with
+    its row by preprocess rather than silently turn a numeric column categorical.
+    """
     present = values.dropna().str.strip()
     present = present[present != ""]
     if present.empty:
-        return True
-    return bool(pd.to_numeric(present, errors="coerce").notna().all())
+        return False
+    numbers = pd.to_numeric(present, errors="coerce")
+    number_text = numbers.notna() | present.str.lower().isin(_NON_FINITE_TEXT)
+    finite = numbers.abs() < float("inf")
+    return bool(number_text.mean() >= NUMERIC_SHARE and finite.any())

@@ -55,3 +55,28 @@ def test_unreadable_csv_is_a_user_error(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(UserError, match="not a readable CSV"):
         resolve_csv(DatasetSchema(), path)
+
+
+def test_one_typo_in_a_numeric_column_keeps_it_numeric() -> None:
+    values = [str(v) for v in range(40)] + ["forty"]
+    frame = _frame(v=values, y=["Yes"] * len(values))
+    schema = DatasetSchema(target="y", drop_columns=())
+    assert resolve_schema(schema, frame).numeric == ("v",)
+
+
+def test_inference_agrees_with_the_preprocess_script(tmp_path: Path) -> None:
+    from mlops.datagen import write_csv
+    from training import preprocess
+
+    path = tmp_path / "churn.csv"
+    write_csv(path, rows=400, seed=2)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[3, "age"] = "unknown"  # a typo: still numeric on both sides
+    frame["all_blank"] = ""
+    schema = DatasetSchema()
+    resolved = resolve_schema(schema, frame)
+    container_types = preprocess.infer_types(frame, list(resolved.features), None, None)
+    assert {n for n, t in container_types.items() if t == "numeric"} == set(resolved.numeric)
+    assert {n for n, t in container_types.items() if t == "categorical"} == set(
+        resolved.categorical
+    )

@@ -1,0 +1,162 @@
+"""Moving job data between S3 (or local paths) and the staged container directories.
+
+The semantics follow SageMaker's File mode: an S3 URI naming one object stages that object
+by its base name; otherwise the URI is a key prefix and every object under it is staged at its
+path relative to the prefix. Outputs go the other way, one object per file. A local path
+stands in for an S3 location anywhere, so the same job runs with or without the local AWS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+Location = str | Path
+
+
+def is_s3(location: Location) -> bool:
+    """True for an ``s3://`` URI (a str); local paths may be str or Path."""
+    return isinstance(location, str) and location.startswith("s3://")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → ``(bucket, key)``; raises ValueError for anything else."""
+    if not is_s3(uri):
+        raise ValueError(f"not an S3 URI: {uri}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URI has no bucket: {uri}")
+    return bucket, key
+
+
+def join_location(base: Location, *parts: str) -> Location:
+    """Append path parts to an S3 URI or a local path, keeping its kind."""
+    if is_s3(base):
+        text = str(base).rstrip("/")
+        return "/".join([text, *(part.strip("/") for part in parts)])
+    return Path(base).joinpath(*parts)
+
+
+def require_client(s3: Any, location: Location) -> Any:
+    """The caller's S3 client, or a clear error when an S3 location was given without one."""
+    if s3 is None:
+        raise ValueError(f"{location} is an S3 location: pass s3_client (mlops.local_aws.client)")
+    return s3
+
+
+def stage_in(location: Location, dest_dir: Path, s3: Any = None) -> list[Path]:
+    """Copy the data at ``location`` into ``dest_dir``; returns the staged files.
+
+    Raises FileNotFoundError when nothing is there (SageMaker fails such a job before it
+    starts, and so does the caller).
+    """
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    if is_s3(location):
+        return _download(require_client(s3, location), str(location), dest_dir)
+    source = Path(location)
+    if source.is_file():
+        target = dest_dir / source.name
+        shutil.copy2(source, target)
+        return [target]
+    if source.is_dir():
+        staged = []
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                target = dest_dir / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                staged.append(target)
+        return staged
+    raise FileNotFoundError(f"no file or directory at {source}")
+
+
+def fetch_file(location: Location, dest_dir: Path, s3: Any = None) -> Path:
+    """Stage exactly one file (e.g. a sourcedir tarball or a script) and return its path."""
+    if not is_s3(location) and Path(location).is_dir():
+        raise FileNotFoundError(f"{location} is a directory, expected a file")
+    staged = stage_in(location, dest_dir, s3)
+    if len(staged) != 1:
+        raise FileNotFoundError(f"{location} names {len(staged)} objects, expected one file")
+    return staged[0]
+
+
+def stage_out(source_dir: Path, location: Location, s3: Any = None) -> list[str]:
+    """Publish every file under ``source_dir`` to ``location``; returns the written locations.
+
+    Local destinations are written file by file through a hidden sibling and an atomic rename,
+    so a reader never sees a half-written file.
+    """
+    files = sorted(path for path in source_dir.rglob("*") if path.is_file())
+    written: list[str] = []
+    if is_s3(location):
+        client = require_client(s3, location)
+        bucket, prefix = split_s3_uri(str(location))
+        prefix = prefix.rstrip("/")
+        for path in files:
+            relative = path.relative_to(source_dir).as_posix()
+            key = f"{prefix}/{relative}" if prefix else relative
+            client.upload_file(str(path), bucket, key)
+            written.append(f"s3://{bucket}/{key}")
+        return written
+    dest_root = Path(location)
+    for path in files:
+        target = dest_root / path.relative_to(source_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+        shutil.copy2(path, partial)
+        partial.replace(target)
+        written.append(str(target))
+    return written
+
+
+def publish_file(path: Path, location: Location, s3: Any = None) -> str:
+    """Publish one file to an exact destination (S3 key or local file path)."""
+    if is_s3(location):
+        bucket, key = split_s3_uri(str(location))
+        require_client(s3, location).upload_file(str(path), bucket, key)
+        return str(location)
+    target = Path(location)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    shutil.copy2(path, partial)
+    partial.replace(target)
+    return str(target)
+
+
+def _download(s3: Any, uri: str, dest_dir: Path) -> list[Path]:
+    bucket, key = split_s3_uri(uri)
+    if key and not key.endswith("/") and _object_exists(s3, bucket, key):
+        target = dest_dir / PurePosixPath(key).name
+        s3.download_file(bucket, key, str(target))
+        return [target]
+    prefix = key if not key or key.endswith("/") else f"{key}/"
+    staged = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            object_key = item["Key"]
+            relative = object_key[len(prefix) :]
+            if not relative or relative.endswith("/"):
+                continue  # "folder" marker objects
+            parts = PurePosixPath(relative).parts
+            if ".." in parts:
+                raise FileNotFoundError(f"S3 key {object_key!r} escapes its prefix")
+            target = dest_dir.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, object_key, str(target))
+            staged.append(target)
+    if not staged:
+        raise FileNotFoundError(f"no S3 objects found under {uri}")
+    return sorted(staged)
+
+
+def _object_exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True

@@ -1,0 +1,200 @@
+"""training/preprocess.py under the processing contract (docs/contracts.md §1-3)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mlops.datagen import COLUMNS, CONTRACTS
+from mlops.local_runtime import JobFailed, run_processing_job
+from tests.container_scripts.conftest import ROWS, Chain, preprocess_spec
+
+
+def _s3_text(chain: Chain, output: str, name: str) -> str:
+    bucket, _, key = chain.preprocess.outputs[output][len("s3://") :].partition("/")
+    body = chain.s3.get_object(Bucket=bucket, Key=f"{key}/{name}")["Body"].read()
+    return str(body.decode())
+
+
+def _spec(chain: Chain) -> dict:
+    return json.loads(_s3_text(chain, "spec", "feature_spec.json"))
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_splits_are_label_first_then_encoded_columns_without_header(chain: Chain) -> None:
+    width = 1 + len(_spec(chain)["encoded_columns"])
+    for split in ("train", "validation", "test"):
+        rows = _rows(_s3_text(chain, split, f"{split}.csv"))
+        assert {len(row) for row in rows} == {width}, split
+        assert {row[0] for row in rows} == {"0", "1"}, split
+
+
+def test_splits_partition_all_rows_stratified_by_label(chain: Chain) -> None:
+    sizes, rates = {}, {}
+    for split in ("train", "validation", "test"):
+        rows = _rows(_s3_text(chain, split, f"{split}.csv"))
+        sizes[split] = len(rows)
+        rates[split] = sum(row[0] == "1" for row in rows) / len(rows)
+    assert sum(sizes.values()) == ROWS
+    assert sizes["validation"] == pytest.approx(0.15 * ROWS, abs=2)
+    assert sizes["test"] == pytest.approx(0.15 * ROWS, abs=2)
+    assert max(rates.values()) - min(rates.values()) < 0.01
+
+
+def test_blank_numeric_cells_stay_blank_in_the_encoded_splits(chain: Chain) -> None:
+    with chain.raw_csv.open() as handle:
+        blanks_in = sum(row["total_charges"] == "" for row in csv.DictReader(handle))
+    column = 1 + _spec(chain)["encoded_columns"].index("total_charges")
+    blanks_out = sum(
+        row[column] == ""
+        for split in ("train", "validation", "test")
+        for row in _rows(_s3_text(chain, split, f"{split}.csv"))
+    )
+    assert blanks_in > 0
+    assert blanks_out == blanks_in
+
+
+def test_baseline_is_raw_training_features_with_header_in_spec_order(chain: Chain) -> None:
+    spec = _spec(chain)
+    rows = _rows(_s3_text(chain, "baseline", "baseline.csv"))
+    header, body = rows[0], rows[1:]
+    assert header == [feature["name"] for feature in spec["features"]]
+    assert "churn" not in header
+    assert "customer_id" not in header
+    assert len(body) == len(_rows(_s3_text(chain, "train", "train.csv")))
+    assert {row[header.index("contract")] for row in body} == set(CONTRACTS)
+
+
+def test_feature_spec_records_types_vocabularies_and_encoded_order(chain: Chain) -> None:
+    spec = _spec(chain)
+    features = {feature["name"]: feature for feature in spec["features"]}
+    assert spec["spec_version"] == 1
+    assert (spec["target"], spec["positive_label"], spec["negative_label"]) == (
+        "churn",
+        "Yes",
+        "No",
+    )
+    assert list(features) == [c for c in COLUMNS if c not in ("customer_id", "churn")]
+    assert features["tenure_months"]["type"] == "numeric"
+    assert isinstance(features["tenure_months"]["median"], float)
+    assert features["contract"] == {
+        "name": "contract",
+        "type": "categorical",
+        "categories": sorted(CONTRACTS),
+    }
+    expected: list[str] = []
+    for feature in spec["features"]:
+        if feature["type"] == "numeric":
+            expected.append(feature["name"])
+        else:
+            expected += [f"{feature['name']}={c}" for c in feature["categories"]]
+    assert spec["encoded_columns"] == expected
+    assert spec["prediction_threshold"] == 0.5
+
+
+def test_same_input_and_seed_give_identical_outputs(chain: Chain, tmp_path: Path) -> None:
+    result = run_processing_job(
+        preprocess_spec("again", chain.raw_csv.parent, tmp_path, lambda out: tmp_path / out)
+    )
+    local = (Path(result.outputs["train"]) / "train.csv").read_text()
+    assert local == _s3_text(chain, "train", "train.csv")
+
+
+def _with_cell(row: int, column: str, value: str) -> Callable[[list[list[str]]], None]:
+    def edit(rows: list[list[str]]) -> None:
+        rows[row][rows[0].index(column)] = value
+
+    return edit
+
+
+def _without_column(column: str) -> Callable[[list[list[str]]], None]:
+    def edit(rows: list[list[str]]) -> None:
+        index = rows[0].index(column)
+        for row in rows:
+            del row[index]
+
+    return edit
+
+
+def _header_only(rows: list[list[str]]) -> None:
+    del rows[1:]
+
+
+BAD_INPUTS = [
+    pytest.param(
+        _with_cell(37, "monthly_charges", "lots"),
+        [],
+        ["'monthly_charges'", "row 37", "'lots'", "not a finite number"],
+        id="text-in-inferred-numeric-column",
+    ),
+    pytest.param(
+        _with_cell(5, "support_calls", "three"),
+        ["--numeric", "support_calls"],
+        ["'support_calls'", "row 5", "'three'", "not a finite number"],
+        id="text-in-declared-numeric-column",
+    ),
+    pytest.param(
+        _with_cell(12, "age", "inf"),
+        [],
+        ["'age'", "row 12", "'inf'"],
+        id="inf-in-numeric-column",
+    ),
+    pytest.param(
+        _with_cell(250, "churn", "Maybe"),
+        [],
+        ["'churn'", "row 250", "'Maybe'", "not a known label"],
+        id="unknown-target-label",
+    ),
+    pytest.param(
+        _without_column("tenure_months"),
+        ["--numeric", "age,tenure_months"],
+        ["'tenure_months'", "(numeric) is missing"],
+        id="missing-declared-column",
+    ),
+    pytest.param(
+        _without_column("churn"),
+        [],
+        ["'churn'", "(target) is missing"],
+        id="missing-target-column",
+    ),
+    pytest.param(
+        _without_column("customer_id"),
+        [],
+        ["'customer_id'", "(drop-columns) is missing"],
+        id="missing-drop-column",
+    ),
+    pytest.param(_header_only, [], ["no data rows"], id="header-only"),
+]
+
+
+@pytest.mark.parametrize(("edit", "schema_args", "expected"), BAD_INPUTS)
+def test_bad_input_fails_with_a_reason_naming_the_problem(
+    chain: Chain,
+    tmp_path: Path,
+    edit: Callable[[list[list[str]]], None],
+    schema_args: list[str],
+    expected: list[str],
+) -> None:
+    with chain.raw_csv.open() as handle:
+        rows = list(csv.reader(handle))[:400]
+    edit(rows)
+    bad = tmp_path / "input" / "bad.csv"
+    bad.parent.mkdir()
+    with bad.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    destination = tmp_path / "published"
+    spec = preprocess_spec("bad", bad.parent, tmp_path / "work", lambda o: destination / o)
+    with pytest.raises(JobFailed) as failure:
+        run_processing_job(replace(spec, arguments=[*spec.arguments, *schema_args]))
+    for fragment in expected:
+        assert fragment in failure.value.reason
+    assert not destination.exists()

@@ -1,0 +1,275 @@
+"""Train step (SageMaker XGBoost 3.2-0 container, script mode; numpy, pandas, xgboost).
+
+Contract (docs/contracts.md §2-4): hyperparameters arrive as ``--key value`` arguments; the
+channels are ``train`` and ``validation`` (encoded CSV, no header, label first) and ``spec``
+(``feature_spec.json`` from preprocess), found through ``SM_CHANNEL_<NAME>``. Trains with early
+stopping on the validation set and writes into ``SM_MODEL_DIR``:
+
+    xgboost-model       the booster (UBJSON), trees up to the best iteration,
+                        feature_names = the spec's encoded_columns
+    feature_spec.json   the spec plus ``prediction_threshold`` (hyperparameter)
+    code/inference.py   the serving handlers, copied from next to this file
+
+so ``model.tar.gz`` is servable without a repack step. Evaluation lines are xgboost's own
+``[round]<TAB>train-auc:0.91<TAB>validation-auc:0.88`` (the built-in algorithm's format; in
+CloudWatch the tab shows as ``#011``), then a final line with the best round's values.
+
+Any failure writes its reason to ``$SM_OUTPUT_DIR/failure`` (``/opt/ml/output/failure``, what
+SageMaker shows as FailureReason) and exits 1. Unknown ``--key value`` hyperparameters are
+passed to xgboost as parameters (e.g. ``--gamma 1 --scale_pos_weight 3``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+MODEL_FILE = "xgboost-model"
+SPEC_FILE = "feature_spec.json"
+INFERENCE_FILE = "inference.py"
+
+
+class TrainingError(Exception):
+    """A problem the user can fix; its message is the failure reason."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run training; on any failure write the failure file and return 1."""
+    try:
+        args, extra = parse_hyperparameters(sys.argv[1:] if argv is None else argv)
+        train(args, extra)
+    except TrainingError as error:
+        return _fail(str(error))
+    except Exception as error:  # the failure file must say why, whatever broke
+        traceback.print_exc()
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        return _fail(f"{type(error).__name__}: {first_line}")
+    return 0
+
+
+def parse_hyperparameters(argv: list[str]) -> tuple[argparse.Namespace, dict[str, Any]]:
+    """Known hyperparameters (validated), and the rest as extra xgboost parameters."""
+    parser = argparse.ArgumentParser(
+        description="XGBoost training, SageMaker script mode", exit_on_error=False
+    )
+    parser.add_argument("--max_depth", type=int, default=5)
+    parser.add_argument("--eta", type=float, default=0.1)
+    parser.add_argument("--num_round", type=int, default=300)
+    parser.add_argument("--subsample", type=float, default=0.8)
+    parser.add_argument("--colsample_bytree", type=float, default=0.8)
+    parser.add_argument("--min_child_weight", type=float, default=1.0)
+    parser.add_argument("--early_stopping_rounds", type=int, default=20)
+    parser.add_argument("--objective", default="binary:logistic")
+    parser.add_argument("--eval_metric", default="auc", help="comma list; the last stops early")
+    parser.add_argument("--prediction_threshold", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError as error:
+        raise TrainingError(f"invalid hyperparameter: {error}") from None
+    _validate(args)
+    return args, _extra_parameters(unknown)
+
+
+def _validate(args: argparse.Namespace) -> None:
+    rules: list[tuple[str, bool, str]] = [
+        ("max_depth", args.max_depth >= 0, ">= 0"),
+        ("eta", 0 < args.eta <= 1, "in (0, 1]"),
+        ("num_round", args.num_round >= 1, ">= 1"),
+        ("subsample", 0 < args.subsample <= 1, "in (0, 1]"),
+        ("colsample_bytree", 0 < args.colsample_bytree <= 1, "in (0, 1]"),
+        ("min_child_weight", args.min_child_weight >= 0, ">= 0"),
+        ("early_stopping_rounds", args.early_stopping_rounds >= 1, ">= 1"),
+        ("prediction_threshold", 0 < args.prediction_threshold < 1, "in (0, 1)"),
+    ]
+    for name, ok, rule in rules:
+        if not ok:
+            raise TrainingError(f"hyperparameter {name} must be {rule}, got {getattr(args, name)}")
+    if not args.objective.startswith("binary:"):
+        raise TrainingError(
+            f"hyperparameter objective must be a binary objective (binary:logistic), "
+            f"got {args.objective}"
+        )
+
+
+def _extra_parameters(unknown: list[str]) -> dict[str, Any]:
+    if len(unknown) % 2 or any(not key.startswith("--") for key in unknown[::2]):
+        raise TrainingError(f"hyperparameters must be '--key value' pairs, got {unknown}")
+    extra: dict[str, Any] = {}
+    for key, value in zip(unknown[::2], unknown[1::2], strict=True):
+        try:
+            extra[key[2:]] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[key[2:]] = value
+    return extra
+
+
+def _channel(name: str) -> Path:
+    value = os.environ.get(f"SM_CHANNEL_{name.upper()}")
+    if not value:
+        raise TrainingError(
+            f"channel {name!r} is missing (no SM_CHANNEL_{name.upper()}); the job needs the "
+            "train, validation and spec channels"
+        )
+    return Path(value)
+
+
+def load_spec(spec_dir: Path) -> dict[str, Any]:
+    """The feature spec from the ``spec`` channel."""
+    path = spec_dir / SPEC_FILE
+    if not path.is_file():
+        raise TrainingError(f"{SPEC_FILE} is missing from the spec channel ({spec_dir})")
+    try:
+        spec = json.loads(path.read_text())
+        columns = spec["encoded_columns"]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise TrainingError(f"{SPEC_FILE} is not a valid feature spec: {error}") from None
+    if not columns:
+        raise TrainingError(f"{SPEC_FILE} lists no encoded_columns")
+    return dict(spec)
+
+
+def load_split(channel_dir: Path, name: str, width: int) -> tuple[Any, Any]:
+    """(features, labels) from every CSV in a channel; checks width and 0/1 labels."""
+    import numpy as np
+    import pandas as pd
+
+    files = sorted(p for p in channel_dir.rglob("*.csv") if p.is_file())
+    if not files:
+        raise TrainingError(f"the {name} channel holds no CSV files ({channel_dir})")
+    frames = []
+    for path in files:
+        try:
+            frame = pd.read_csv(path, header=None, dtype=np.float64)
+        except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise TrainingError(f"{name} channel, {path.name}: not numeric CSV ({error})") from None
+        if frame.shape[1] != width + 1:
+            raise TrainingError(
+                f"{name} channel, {path.name}: {frame.shape[1]} columns, expected {width + 1} "
+                "(label + the spec's encoded_columns)"
+            )
+        frames.append(frame)
+    data = pd.concat(frames, ignore_index=True).to_numpy()
+    labels = data[:, 0]
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise TrainingError(f"{name} channel: labels (first column) must be 0 or 1")
+    if len(np.unique(labels)) < 2:
+        raise TrainingError(f"{name} channel: needs both classes, found only {labels[0]:g}")
+    return data[:, 1:], labels
+
+
+def train(args: argparse.Namespace, extra: dict[str, Any]) -> None:
+    """Train with early stopping and write the model directory."""
+    model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    spec = load_spec(_channel("spec"))
+    columns = list(spec["encoded_columns"])
+    inference_source = Path(__file__).resolve().parent / INFERENCE_FILE
+    if not inference_source.is_file():
+        raise TrainingError(
+            f"{INFERENCE_FILE} is not next to train.py in the source dir; the model artifact "
+            "needs it (package the code with mlops.code_bundle)"
+        )
+    x_train, y_train = load_split(_channel("train"), "train", len(columns))
+    x_valid, y_valid = load_split(_channel("validation"), "validation", len(columns))
+
+    import xgboost as xgb
+
+    dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=columns)
+    dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=columns)
+    metrics = [m.strip() for m in args.eval_metric.split(",") if m.strip()]
+    params: dict[str, Any] = {
+        "objective": args.objective,
+        "eval_metric": metrics,
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+        "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
+        "min_child_weight": args.min_child_weight,
+        "seed": args.seed,
+        "nthread": int(os.environ.get("SM_NUM_CPUS", "0")) or None,
+        "tree_method": "hist",
+    }
+    params.update(extra)
+    params = {k: v for k, v in params.items() if v is not None}
+    print(
+        f"training on {len(y_train)} rows, validating on {len(y_valid)} rows, "
+        f"{len(columns)} features; params {json.dumps(params, sort_keys=True)}",
+        flush=True,
+    )
+    started = time.monotonic()
+    history: dict[str, dict[str, list[float]]] = {}
+    try:
+        booster = xgb.train(
+            params,
+            dtrain,
+            num_boost_round=args.num_round,
+            evals=[(dtrain, "train"), (dvalid, "validation")],
+            early_stopping_rounds=args.early_stopping_rounds,
+            evals_result=history,
+            verbose_eval=True,
+        )
+    except xgb.core.XGBoostError as error:
+        message = next((ln for ln in str(error).splitlines() if ln.strip()), str(error))
+        raise TrainingError(f"xgboost rejected the training setup: {message.strip()}") from None
+    best = int(booster.best_iteration)
+    booster = booster[: best + 1]
+    summary = "\t".join(
+        f"{split}-{metric}:{values[best]:.5f}"
+        for split, by_metric in history.items()
+        for metric, values in by_metric.items()
+    )
+    print(f"[best]\t{summary}", flush=True)
+    print(
+        f"best_iteration={best} rounds_run={len(history['validation'][metrics[-1]])} "
+        f"seconds={time.monotonic() - started:.2f}",
+        flush=True,
+    )
+    write_model_dir(model_dir, booster, spec, args.prediction_threshold, inference_source)
+
+
+def write_model_dir(
+    model_dir: Path, booster: Any, spec: dict[str, Any], threshold: float, inference: Path
+) -> None:
+    """The three members of model.tar.gz (contracts §4)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # An explicit .ubj name picks UBJSON without xgboost's "default format" warning.
+    explicit = model_dir / f"{MODEL_FILE}.ubj"
+    booster.save_model(str(explicit))
+    explicit.replace(model_dir / MODEL_FILE)
+    spec = {**spec, "prediction_threshold": threshold}
+    (model_dir / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+    (model_dir / "code").mkdir(exist_ok=True)
+    shutil.copyfile(inference, model_dir / "code" / INFERENCE_FILE)
+
+
+def failure_file() -> Path:
+    """Where SageMaker reads the failure reason; relocatable through the SM_* variables."""
+    output_dir = os.environ.get("SM_OUTPUT_DIR")
+    if output_dir:
+        return Path(output_dir) / "failure"
+    model_dir = os.environ.get("SM_MODEL_DIR")
+    if model_dir:
+        return Path(model_dir).parent / "output" / "failure"
+    return Path("/opt/ml/output/failure")
+
+
+def _fail(reason: str) -> int:
+    print(f"training failed: {reason}", file=sys.stderr, flush=True)
+    try:
+        path = failure_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(reason)
+    except OSError as error:
+        print(f"could not write the failure file: {error}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
