@@ -31,6 +31,8 @@ DEFAULT_ROOT = "/opt/ml/processing"
 MODEL_ARCHIVE = "model.tar.gz"
 MODEL_FILE = "xgboost-model"
 SPEC_FILE = "feature_spec.json"
+# Bootstrap resamples for each metric's standard deviation (ModelMetrics carries one).
+BOOTSTRAP_SAMPLES = 100
 MAX_CURVE_POINTS = 200
 TOP_FEATURES = 20
 PLOTS = (
@@ -129,13 +131,18 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any
     fpr, tpr, _ = metrics.roc_curve(labels, scores)
     precision_curve, recall_curve, _ = metrics.precision_recall_curve(labels, scores)
     matrix = metrics.confusion_matrix(labels, predicted, labels=[0, 1])
+    spread = bootstrap_standard_deviations(labels, scores, predicted, metrics.roc_auc_score)
     report = {
         "binary_classification_metrics": {
-            "auc": _value(metrics.roc_auc_score(labels, scores)),
-            "f1": _value(metrics.f1_score(labels, predicted, zero_division=0)),
-            "precision": _value(metrics.precision_score(labels, predicted, zero_division=0)),
-            "recall": _value(metrics.recall_score(labels, predicted, zero_division=0)),
-            "accuracy": _value(metrics.accuracy_score(labels, predicted)),
+            "auc": _value(metrics.roc_auc_score(labels, scores), spread["auc"]),
+            "f1": _value(metrics.f1_score(labels, predicted, zero_division=0), spread["f1"]),
+            "precision": _value(
+                metrics.precision_score(labels, predicted, zero_division=0), spread["precision"]
+            ),
+            "recall": _value(
+                metrics.recall_score(labels, predicted, zero_division=0), spread["recall"]
+            ),
+            "accuracy": _value(metrics.accuracy_score(labels, predicted), spread["accuracy"]),
             "confusion_matrix": {
                 str(actual): {str(guess): int(matrix[actual, guess]) for guess in (0, 1)}
                 for actual in (0, 1)
@@ -160,8 +167,50 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any
     return report
 
 
-def _value(number: float) -> dict[str, Any]:
-    return {"value": round(float(number), 6), "standard_deviation": "NaN"}
+def bootstrap_standard_deviations(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    predicted: np.ndarray,
+    auc: Any,
+    samples: int = BOOTSTRAP_SAMPLES,
+) -> dict[str, float]:
+    """Bootstrap standard deviation of each metric over the test split.
+
+    ModelMetrics carries a ``standard_deviation`` per value; model-quality monitoring derives
+    its thresholds from it, so a small test split yields looser, honest thresholds instead of
+    alarms on sampling noise.
+    """
+    rng = np.random.default_rng(0)
+    count = len(labels)
+    values: dict[str, list[float]] = {
+        name: [] for name in ("auc", "f1", "precision", "recall", "accuracy")
+    }
+    for _ in range(samples):
+        index = rng.integers(0, count, count)
+        truth, guess = labels[index], predicted[index]
+        if truth.min() == truth.max():
+            continue
+        true_pos = float(np.sum((truth == 1) & (guess == 1)))
+        false_pos = float(np.sum((truth == 0) & (guess == 1)))
+        false_neg = float(np.sum((truth == 1) & (guess == 0)))
+        precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+        recall = true_pos / (true_pos + false_neg)
+        values["auc"].append(float(auc(truth, scores[index])))
+        values["precision"].append(precision)
+        values["recall"].append(recall)
+        values["f1"].append(
+            2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        )
+        values["accuracy"].append(float(np.mean(truth == guess)))
+    return {
+        name: float(np.std(series, ddof=1)) if len(series) > 1 else float("nan")
+        for name, series in values.items()
+    }
+
+
+def _value(number: float, standard_deviation: float = float("nan")) -> dict[str, Any]:
+    spread: float | str = round(standard_deviation, 6) if np.isfinite(standard_deviation) else "NaN"
+    return {"value": round(float(number), 6), "standard_deviation": spread}
 
 
 def _thin(values: np.ndarray) -> list[float]:

@@ -1,7 +1,60 @@
-"""`mlops demo`: see the README for the workflow this group serves."""
+"""`mlops demo`: the whole lifecycle locally on the embedded default (README command 1)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 app = typer.Typer(help="The whole lifecycle locally on the embedded default.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    rows: Annotated[
+        int, typer.Option(help="Customers in the generated dataset.", min=500)
+    ] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 42,
+    traffic_rows: Annotated[
+        int, typer.Option(help="Rows sent to the endpoint per traffic window.", min=100)
+    ] = 1_000,
+    out: Annotated[
+        Path, typer.Option(help="Where summary.json, report.html and artifacts go.")
+    ] = Path("build/demo"),
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the embedded AWS server's address is kept.")
+    ] = Path(".mlops"),
+) -> None:
+    """Data → local pipeline → approval → local endpoint → boto3 traffic → Model Monitor."""
+    from rich.console import Console
+
+    from mlops.cli.context import state
+    from mlops.demo.lifecycle import REPORT_FILE, SUMMARY_FILE, DemoOptions, run_demo
+
+    settings = state(ctx).settings()
+    console = Console(stderr=True)
+    summary = run_demo(
+        settings,
+        DemoOptions(
+            rows=rows, seed=seed, traffic_rows=traffic_rows, out_dir=out, state_dir=state_dir
+        ),
+        console,
+    )
+    typer.echo(
+        "\n".join(
+            [
+                "",
+                f"AUC (test)          {summary['auc']:.4f}",
+                f"model package       {summary['model_package_arn']} ({summary['approval_status']})",
+                f"endpoint            {summary['endpoint']}",
+                f"invocations         {summary['invocations']} ({summary['captured_records']} captured)",
+                f"violations, clean   {summary['violations_clean']}",
+                f"violations, drifted {summary['violations_drifted']}",
+                f"wall time           {summary['wall_seconds']} s",
+                f"summary             {out / SUMMARY_FILE}",
+                f"report              {out / REPORT_FILE}",
+            ]
+        )
+    )

@@ -30,12 +30,20 @@ def test_report_has_model_metrics_shape_with_a_sane_auc(chain: Chain) -> None:
     metrics = _report(chain)
     assert 0.8 <= metrics["auc"]["value"] <= 0.95
     for name in ("auc", "f1", "precision", "recall", "accuracy"):
-        assert metrics[name]["standard_deviation"] == "NaN"
         assert 0 <= metrics[name]["value"] <= 1
     roc = metrics["receiver_operating_characteristic_curve"]
     assert len(roc["false_positive_rates"]) == len(roc["true_positive_rates"]) <= 200
     pr = metrics["precision_recall_curve"]
     assert len(pr["precisions"]) == len(pr["recalls"]) <= 200
+
+
+def test_each_metric_carries_a_bootstrap_standard_deviation(chain: Chain) -> None:
+    metrics = _report(chain)
+    test_rows = len(_test_split(chain))
+    for name in ("auc", "f1", "precision", "recall", "accuracy"):
+        spread = metrics[name]["standard_deviation"]
+        # Sampling noise of a few hundred rows: clearly above zero, far below the value.
+        assert 0.002 < spread < 0.1, (name, spread, test_rows)
 
 
 def test_confusion_matrix_counts_the_test_rows_at_the_model_threshold(chain: Chain) -> None:

@@ -1,0 +1,1 @@
+"""The main job: the whole lifecycle locally on the embedded default (`mlops demo run`)."""

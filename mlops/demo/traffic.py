@@ -1,0 +1,68 @@
+"""Application traffic for the demo: a batch like the training data and a drifted one.
+
+Rows are taken from the same generator with a seed the model never saw, as text exactly as a
+CSV holds it, so what the endpoint receives is what an application would send. The drifted
+batch changes what a monitor must notice in real life: prices up, tenure down, a contract mix
+that moved, a column that stopped being filled in, and more support calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlops.datagen import write_csv
+
+DRIFTED_COLUMNS = ("monthly_charges", "tenure_months", "contract", "total_charges", "support_calls")
+
+
+@dataclass(frozen=True)
+class TrafficBatch:
+    """Raw feature rows as CSV text cells ("" = missing), in the model's feature order."""
+
+    name: str
+    features: tuple[str, ...]
+    rows: list[list[str]]
+    labels: list[str]
+
+
+def clean_batch(
+    features: tuple[str, ...], target: str, rows: int, seed: int, scratch: Path
+) -> TrafficBatch:
+    """Fresh rows from the training distribution (another seed)."""
+    frame = _generate(rows, seed, scratch)
+    return _batch("clean", frame, features, target)
+
+
+def drifted_batch(
+    features: tuple[str, ...], target: str, rows: int, seed: int, scratch: Path
+) -> TrafficBatch:
+    """Rows whose distribution moved away from training on `DRIFTED_COLUMNS`."""
+    frame = _generate(rows, seed, scratch)
+    rng = np.random.default_rng(seed)
+    charges = pd.to_numeric(frame["monthly_charges"])
+    frame["monthly_charges"] = (charges * 1.6 + 25).round(2).astype(str)
+    tenure = pd.to_numeric(frame["tenure_months"])
+    frame["tenure_months"] = (tenure // 4).astype(int).astype(str)
+    frame["contract"] = np.where(rng.random(len(frame)) < 0.9, "Month-to-month", frame["contract"])
+    frame.loc[rng.random(len(frame)) < 0.5, "total_charges"] = ""
+    calls = pd.to_numeric(frame["support_calls"])
+    frame["support_calls"] = (calls + 3).astype(str)
+    return _batch("drifted", frame, features, target)
+
+
+def _generate(rows: int, seed: int, scratch: Path) -> pd.DataFrame:
+    path = scratch / f"traffic-{seed}.csv"
+    write_csv(path, rows=rows, seed=seed)
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _batch(name: str, frame: pd.DataFrame, features: tuple[str, ...], target: str) -> TrafficBatch:
+    missing = [column for column in features if column not in frame.columns]
+    if missing:
+        raise ValueError(f"the demo traffic has no columns {missing}: the model expects {features}")
+    rows = frame.loc[:, list(features)].astype(str).values.tolist()
+    return TrafficBatch(name=name, features=features, rows=rows, labels=frame[target].tolist())

@@ -1,0 +1,106 @@
+"""The main job end to end at small size: what `make demo` promises, checked on its summary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.local_aws import client, running_endpoint, stop_local_aws
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any], str]]:
+    out = tmp_path_factory.mktemp("demo")
+    state_dir = out / ".mlops"
+    script = Path(sys.executable).parent / "mlops"
+    result = subprocess.run(
+        [
+            str(script),
+            "demo",
+            "run",
+            "--rows",
+            "3000",
+            "--traffic-rows",
+            "300",
+            "--out",
+            str(out),
+            "--state-dir",
+            str(state_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    try:
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = json.loads((out / "summary.json").read_text())
+        endpoint_url = running_endpoint(state_dir)
+        assert endpoint_url is not None
+        yield out, summary, endpoint_url
+    finally:
+        stop_local_aws(state_dir)
+
+
+def test_model_is_registered_approved_and_good_enough(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    _, summary, endpoint_url = demo
+    assert summary["auc"] >= 0.8
+    assert summary["approval_status"] == "Approved"
+    sagemaker = client("sagemaker", endpoint_url=endpoint_url)
+    package = sagemaker.describe_model_package(ModelPackageName=summary["model_package_arn"])
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"].startswith(
+        "s3://"
+    )
+
+
+def test_endpoint_is_recorded_in_the_local_registry(demo: tuple[Path, dict[str, Any], str]) -> None:
+    _, summary, endpoint_url = demo
+    sagemaker = client("sagemaker", endpoint_url=endpoint_url)
+    endpoint = sagemaker.describe_endpoint(EndpointName=summary["endpoint"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 100
+
+
+def test_every_invocation_is_captured_at_full_sampling(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    _, summary, _ = demo
+    assert summary["invocations"] == 30  # 2 windows x 300 rows / 20 rows per request
+    assert summary["captured_records"] == summary["invocations"]
+    assert summary["predictions"] == 600
+
+
+def test_clean_traffic_has_no_violations(demo: tuple[Path, dict[str, Any], str]) -> None:
+    _, summary, _ = demo
+    assert summary["violations_clean"] == 0
+    assert summary["model_quality_violations_clean"] == 0
+
+
+def test_drifted_traffic_is_flagged_on_the_drifted_features(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    _, summary, _ = demo
+    assert summary["violations_drifted"] > 0
+    flagged = {(f["feature"], f["check"]) for f in summary["drifted_findings"]}
+    assert ("monthly_charges", "baseline_drift_check") in flagged
+    assert ("total_charges", "completeness_check") in flagged
+    untouched = {"age", "region", "payment_method"}
+    assert not {feature for feature, _ in flagged} & untouched
+
+
+def test_report_shows_metrics_plots_and_findings(demo: tuple[Path, dict[str, Any], str]) -> None:
+    out, summary, _ = demo
+    html = (out / "report.html").read_text()
+    assert summary["model_package_arn"] in html
+    assert html.count("data:image/png;base64,") >= 4
+    assert "baseline_drift_check" in html
+    assert (out / "monitoring" / "drifted" / "report.html").exists()
