@@ -1,0 +1,281 @@
+"""Endpoint data capture and ground-truth records: reading, decoding, turning into rows.
+
+Capture files are JSON lines under ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``
+(a local directory or an S3 prefix), one inference per line with input and output payloads
+encoded as CSV, JSON or BASE64. Ground-truth files (``groundTruthData``) use the same layout
+and join to captures by ``eventMetadata.eventId``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitoring.errors import MonitoringInputError
+
+Row = list[Any] | dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One side of a captured inference: the data as sent, and how to read it."""
+
+    content_type: str
+    data: str
+    encoding: str
+
+    def text(self) -> str:
+        """The payload as text, BASE64 decoded when needed."""
+        if self.encoding.upper() != "BASE64":
+            return self.data
+        try:
+            return base64.b64decode(self.data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as error:
+            raise ValueError(f"BASE64 payload does not decode to UTF-8 text: {error}") from None
+
+
+@dataclass(frozen=True)
+class CaptureRecord:
+    event_id: str
+    inference_time: str
+    endpoint_input: Payload | None
+    endpoint_output: Payload | None
+
+
+@dataclass(frozen=True)
+class GroundTruthRecord:
+    event_id: str
+    data: Payload
+
+
+# --- locating and reading JSON lines -------------------------------------------------------
+
+
+def iter_json_lines(source: Path | str, *, s3_client: Any = None) -> Iterator[dict[str, Any]]:
+    """Every JSON object in the ``*.jsonl`` files under a directory, a file or an S3 prefix.
+
+    Files are read in key order, which for the hour partitions is time order.
+    """
+    for name, text in _files(source, s3_client):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MonitoringInputError(f"{name} line {number} is not JSON: {error}") from None
+            if isinstance(record, dict):
+                yield record
+
+
+def _files(source: Path | str, s3_client: Any) -> Iterator[tuple[str, str]]:
+    text_source = str(source)
+    if text_source.startswith("s3://"):
+        if s3_client is None:
+            raise MonitoringInputError(f"reading {text_source} needs an S3 client")
+        yield from _s3_files(text_source, s3_client)
+        return
+    path = Path(source)
+    if path.is_file():
+        yield str(path), _read_text(path)
+        return
+    if not path.is_dir():
+        raise MonitoringInputError(f"capture location not found: {path}")
+    for file in sorted(path.rglob("*.jsonl")):
+        yield str(file), _read_text(file)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MonitoringInputError(f"cannot read {path}: {error}") from None
+
+
+def _s3_files(uri: str, s3_client: Any) -> Iterator[tuple[str, str]]:
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    keys: list[str] = []
+    try:
+        for page in s3_client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix
+        ):
+            keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl"))
+        for key in sorted(keys):
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            yield f"s3://{bucket}/{key}", body.decode("utf-8")
+    except s3_client.exceptions.ClientError as error:
+        raise MonitoringInputError(f"cannot read {uri}: {error}") from None
+
+
+def _payload(raw: Any) -> Payload | None:
+    if not isinstance(raw, dict) or "data" not in raw:
+        return None
+    return Payload(
+        content_type=str(raw.get("observedContentType") or "text/csv"),
+        data=str(raw["data"]),
+        encoding=str(raw.get("encoding") or "CSV"),
+    )
+
+
+def read_capture(source: Path | str, *, s3_client: Any = None) -> list[CaptureRecord]:
+    """The capture records under ``source`` (records without captureData are skipped)."""
+    records = []
+    for raw in iter_json_lines(source, s3_client=s3_client):
+        capture = raw.get("captureData")
+        if not isinstance(capture, dict):
+            continue
+        metadata = raw.get("eventMetadata") or {}
+        records.append(
+            CaptureRecord(
+                event_id=str(metadata.get("eventId", "")),
+                inference_time=str(metadata.get("inferenceTime", "")),
+                endpoint_input=_payload(capture.get("endpointInput")),
+                endpoint_output=_payload(capture.get("endpointOutput")),
+            )
+        )
+    return records
+
+
+def read_ground_truth(source: Path | str, *, s3_client: Any = None) -> list[GroundTruthRecord]:
+    """The ground-truth records (``groundTruthData`` + ``eventMetadata.eventId``) under ``source``."""
+    records = []
+    for raw in iter_json_lines(source, s3_client=s3_client):
+        payload = _payload(raw.get("groundTruthData"))
+        event_id = (raw.get("eventMetadata") or {}).get("eventId")
+        if payload is not None and event_id:
+            records.append(GroundTruthRecord(event_id=str(event_id), data=payload))
+    return records
+
+
+# --- decoding payloads ------------------------------------------------------------------------
+
+
+def _is_json(content_type: str) -> bool:
+    return "json" in content_type.lower()
+
+
+def input_rows(payload: Payload) -> list[Row]:
+    """The feature rows of a request: positional lists (CSV, JSON arrays) or by-name dicts.
+
+    Accepts what the endpoint accepts (contracts §5): CSV rows without header,
+    ``{"instances": [...]}``, a bare JSON object or array, and JSON lines.
+    """
+    text = payload.text()
+    content_type = payload.content_type.lower()
+    if "jsonlines" in content_type or "x-ndjson" in content_type:
+        return [
+            row
+            for line in text.splitlines()
+            if line.strip()
+            for row in _json_rows(json.loads(line))
+        ]
+    if _is_json(content_type):
+        return _json_rows(json.loads(text))
+    return [list(fields) for fields in csv.reader(io.StringIO(text)) if fields]
+
+
+def _json_rows(document: Any) -> list[Row]:
+    if isinstance(document, dict) and "instances" in document:
+        document = document["instances"]
+    if isinstance(document, dict):
+        return [document]
+    if isinstance(document, list):
+        if all(isinstance(item, (dict, list)) for item in document):
+            return list(document)
+        return [document]
+    return [[document]]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: float
+    label: str | None
+
+
+def output_predictions(payload: Payload) -> list[Prediction]:
+    """The predictions in a response: ``{"predictions": [{"probability", "label"}]}``, CSV
+    ``probability,label`` rows, or bare probabilities (what the built-in XGBoost returns)."""
+    text = payload.text()
+    if _is_json(payload.content_type):
+        predictions = []
+        for line in text.splitlines() if "jsonlines" in payload.content_type.lower() else [text]:
+            if line.strip():
+                predictions.extend(_json_predictions(json.loads(line)))
+        return predictions
+    rows = [fields for fields in csv.reader(io.StringIO(text)) if fields]
+    return [Prediction(float(r[0]), r[1].strip() if len(r) > 1 else None) for r in rows]
+
+
+def _json_predictions(document: Any) -> list[Prediction]:
+    if isinstance(document, dict) and "predictions" in document:
+        document = document["predictions"]
+    items = document if isinstance(document, list) else [document]
+    predictions = []
+    for item in items:
+        if isinstance(item, dict):
+            score = item.get("probability", item.get("score"))
+            if score is None:
+                raise ValueError("a prediction object needs a 'probability'")
+            label = item.get("label", item.get("predicted_label"))
+            predictions.append(Prediction(float(score), None if label is None else str(label)))
+        else:
+            predictions.append(Prediction(float(item), None))
+    return predictions
+
+
+def ground_truth_labels(payload: Payload) -> list[str]:
+    """The labels in a ground-truth record: CSV values / lines, or JSON scalars / lists."""
+    text = payload.text()
+    if _is_json(payload.content_type) or payload.encoding.upper() == "JSON":
+        document = json.loads(text)
+        values = document if isinstance(document, list) else [document]
+        return [str(v) for v in values]
+    return [field.strip() for fields in csv.reader(io.StringIO(text)) for field in fields]
+
+
+def rows_to_columns(
+    rows: Sequence[Row], feature_order: Sequence[str]
+) -> tuple[dict[str, list[str | None]], set[str]]:
+    """Columns of text values (None = missing) and the set of columns any row provided.
+
+    Positional rows take their names from ``feature_order`` (the baseline's feature order, as
+    captured CSV has no header); positions beyond it become ``_c<i>``. A column no row
+    provides is a missing column; one provided but blank is a missing value.
+    """
+    columns: dict[str, list[str | None]] = {name: [] for name in feature_order}
+    provided: set[str] = set()
+    for index, row in enumerate(rows):
+        if isinstance(row, dict):
+            items = [(str(k), v) for k, v in row.items()]
+        else:
+            items = [
+                (feature_order[i] if i < len(feature_order) else f"_c{i}", v)
+                for i, v in enumerate(row)
+            ]
+        for name, value in items:
+            if name not in columns:
+                columns[name] = [None] * index
+            provided.add(name)
+            columns[name].append(_text_value(value))
+        for values in columns.values():
+            if len(values) <= index:
+                values.append(None)
+    return columns, provided
+
+
+def _text_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    text = str(value).strip()
+    return text or None

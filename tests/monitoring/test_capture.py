@@ -1,0 +1,152 @@
+"""Captured traffic in every encoding and location reads as the same rows as the dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from moto import mock_aws
+
+from mlops.local_aws import client
+from monitoring.analysis import analyze
+from monitoring.capture import input_rows, read_capture
+from monitoring.errors import MonitoringInputError
+from tests.monitoring.helpers import capture_record, csv_capture, hour_key, write_jsonl
+
+
+def _by_name_json(
+    table: pa.Table, rows_per_request: int, content_type: str = "application/json"
+) -> list[dict[str, object]]:
+    rows = table.to_pylist()
+    records = []
+    for start in range(0, len(rows), rows_per_request):
+        batch = rows[start : start + rows_per_request]
+        if content_type == "application/jsonlines":
+            body = "\n".join(json.dumps(r) for r in batch)
+        else:
+            body = json.dumps({"instances": batch})
+        records.append(
+            capture_record(
+                f"evt-{start}",
+                body,
+                input_type=content_type,
+                output_data=json.dumps(
+                    {"predictions": [{"probability": 0.2, "label": "not Yes"}] * len(batch)}
+                ),
+                output_type="application/json",
+                encoding="JSON",
+            )
+        )
+    return records
+
+
+def _statistics_by_name(result_statistics: dict[str, object]) -> dict[str, object]:
+    return {f["name"]: f for f in result_statistics["features"]}  # type: ignore[index, union-attr]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param(lambda t: csv_capture(t, rows_per_request=5), id="csv"),
+        pytest.param(lambda t: csv_capture(t, rows_per_request=5, encoding="BASE64"), id="base64"),
+        pytest.param(lambda t: _by_name_json(t, 5), id="json"),
+        pytest.param(lambda t: _by_name_json(t, 5, "application/jsonlines"), id="jsonlines"),
+    ],
+)
+def test_every_encoding_reads_like_the_dataset(
+    records: object, baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    sample = traffic.slice(0, 500)
+    make = records  # a callable building the capture lines
+    write_jsonl(tmp_path / "capture" / hour_key("churn-endpoint", 10), make(sample))  # type: ignore[operator]
+    result = analyze(baseline_dir, tmp_path / "out", capture=tmp_path / "capture")
+    assert result.record_count == 500
+    assert result.violations == []
+    stats = _statistics_by_name(result.current_statistics)
+    tenure = stats["tenure_months"]["numerical_statistics"]  # type: ignore[index]
+    assert tenure["sum"] == pytest.approx(pa.compute.sum(sample.column("tenure_months")).as_py())
+    assert stats["contract"]["inferred_type"] == "String"  # type: ignore[index]
+
+
+def test_base64_payload_decodes_to_the_original_rows(tmp_path: Path) -> None:
+    record = capture_record("e1", "1,2,x\n3,4,y", encoding="BASE64")
+    assert record["captureData"]["endpointInput"]["data"] != "1,2,x\n3,4,y"
+    write_jsonl(tmp_path / "c.jsonl", [record])
+    (captured,) = read_capture(tmp_path / "c.jsonl")
+    assert captured.endpoint_input is not None
+    assert input_rows(captured.endpoint_input) == [["1", "2", "x"], ["3", "4", "y"]]
+
+
+def test_hour_partitions_are_read_across_hours_and_endpoints(
+    baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    root = tmp_path / "capture"
+    write_jsonl(root / hour_key("churn-endpoint", 9), csv_capture(traffic.slice(0, 100)))
+    write_jsonl(root / hour_key("churn-endpoint", 10, part=1), csv_capture(traffic.slice(100, 150)))
+    (root / "churn-endpoint" / "README.txt").write_text("not capture")
+    assert len(read_capture(root)) == 250
+    assert (
+        len(read_capture(root / "churn-endpoint" / "AllTraffic" / "2026" / "11" / "26" / "10"))
+        == 150
+    )
+
+
+def test_s3_prefix_with_hour_partitions(
+    baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    with mock_aws():
+        s3 = client("s3", endpoint_url=None)
+        s3.create_bucket(Bucket="capture-bucket")
+        for hour, (start, stop) in zip(
+            (9, 10, 11), ((0, 200), (200, 400), (400, 600)), strict=True
+        ):
+            lines = "".join(
+                json.dumps(r) + "\n" for r in csv_capture(traffic.slice(start, stop - start))
+            )
+            s3.put_object(
+                Bucket="capture-bucket",
+                Key=f"datacapture/{hour_key('churn-endpoint', hour)}",
+                Body=lines,
+            )
+        s3.put_object(Bucket="capture-bucket", Key="other/ignored.jsonl", Body="{}\n")
+        result = analyze(
+            baseline_dir,
+            tmp_path / "out",
+            capture="s3://capture-bucket/datacapture/churn-endpoint",
+            s3_client=s3,
+        )
+    assert result.record_count == 600
+    assert result.violations == []
+
+
+def test_undecodable_records_are_skipped_not_fatal(
+    baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    records = csv_capture(traffic.slice(0, 200))
+    broken = capture_record("bad", "{not json", input_type="application/json", encoding="JSON")
+    write_jsonl(tmp_path / "capture" / hour_key("e", 10), [*records, broken])
+    result = analyze(baseline_dir, tmp_path / "out", capture=tmp_path / "capture")
+    assert result.record_count == 200
+    assert result.skipped_records == 1
+
+
+def test_capture_without_records_is_an_input_error(baseline_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "capture").mkdir()
+    with pytest.raises(MonitoringInputError, match="no records"):
+        analyze(baseline_dir, tmp_path / "out", capture=tmp_path / "capture")
+
+
+def test_capture_shifted_by_name_reports_missing_and_extra_columns(
+    baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    renamed = traffic.slice(0, 300).rename_columns(
+        ["region_code" if n == "region" else n for n in traffic.column_names]
+    )
+    write_jsonl(tmp_path / "capture" / hour_key("e", 10), _by_name_json(renamed, 10))
+    result = analyze(baseline_dir, tmp_path / "out", capture=tmp_path / "capture")
+    assert {(v.feature_name, v.constraint_check_type) for v in result.violations} == {
+        ("region", "missing_column_check"),
+        ("region_code", "extra_column_check"),
+    }
