@@ -31,9 +31,12 @@ _START_TIMEOUT_SECONDS = 30.0
 
 
 def client_config() -> Config:
-    """No retries against the embedded server: moto answers unimplemented calls with HTTP 500."""
+    """No retries against the embedded server: moto answers unimplemented calls with HTTP 500.
+
+    ``total_max_attempts`` counts the first call (``max_attempts`` would still retry once).
+    """
     return Config(
-        retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
+        retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
     )
 
 

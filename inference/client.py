@@ -1,0 +1,253 @@
+"""Application client for the churn endpoint: what an application imports to get predictions.
+
+Depends on boto3 and the standard library only, so an application can vendor this one file.
+It speaks the endpoint's contract (``inference.py``: CSV or JSON in, JSON out) through the
+ordinary ``sagemaker-runtime`` ``invoke_endpoint`` call, so the same code works against AWS
+and against the local endpoint (``boto3.client("sagemaker-runtime", endpoint_url=...)``).
+
+- **Batching**: inputs are split into requests under ``max_payload_bytes`` (default 5 MB,
+  below SageMaker's 6 MB limit to leave room for headers); results come back in input order.
+- **Retries**: throttling, 5xx and connection failures are retried with exponential backoff
+  and full jitter (``max_retries`` extra attempts). A ``ModelError`` is retried only when the
+  container itself said it was busy or unavailable (``OriginalStatusCode`` 429/502/503/504);
+  any other 4xx is the caller's mistake and is raised at once as ``EndpointRequestError``
+  carrying the server's message.
+- When no client is given one is created with botocore's own retries switched off
+  (``total_max_attempts=1``; note botocore's ``max_attempts`` counts *retries*), so attempts
+  are not multiplied; a client you pass keeps its own retry configuration.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_MAX_PAYLOAD_BYTES = 5_000_000
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalDependencyException",
+        "ModelNotReadyException",
+    }
+)
+_RETRYABLE_MODEL_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class EndpointClientError(Exception):
+    """Base of every error this client raises."""
+
+
+class EndpointRequestError(EndpointClientError):
+    """The endpoint rejected the request (4xx): fix the input; retrying will not help."""
+
+    def __init__(
+        self, message: str, *, status: int, code: str, original_status: int | None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.original_status = original_status
+
+
+class EndpointUnavailableError(EndpointClientError):
+    """Throttling, 5xx or connection failures persisted through every retry."""
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class EndpointModelError(EndpointClientError):
+    """The model container failed on this input (a 5xx that is not about load): not retried."""
+
+
+class PayloadTooLargeError(EndpointClientError):
+    """A single row is larger than the payload limit, so no batch can carry it."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One row's answer: positive-class probability and the label at the model's threshold."""
+
+    probability: float
+    label: str
+
+
+class EndpointClient:
+    """Call a SageMaker real-time endpoint serving this project's model."""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        runtime_client: Any = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_retries: int = 4,
+        base_delay: float = 0.2,
+        max_delay: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_payload_bytes < 1:
+            raise ValueError("max_payload_bytes must be positive")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.endpoint_name = endpoint_name
+        self.max_payload_bytes = max_payload_bytes
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._sleep = sleep
+        self._random = random.Random()  # noqa: S311 - jitter, not security
+        self.requests_sent = 0
+        if runtime_client is None:
+            import boto3
+            from botocore.config import Config
+
+            runtime_client = boto3.client(
+                "sagemaker-runtime",
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+            )
+        self._runtime = runtime_client
+
+    def predict_csv(self, rows: Iterable[Sequence[Any] | str]) -> list[Prediction]:
+        """Predict raw feature rows (values in the model's feature order; ``None`` = missing).
+
+        A row may also be a ready CSV line (``str``) without the trailing newline.
+        """
+        lines = (_csv_line(row) for row in rows)
+        batches = _batches(lines, self.max_payload_bytes, prefix=b"", separator=b"", suffix=b"")
+        return self._run(batches, "text/csv")
+
+    def predict_records(
+        self, records: Iterable[Mapping[str, Any] | Sequence[Any]]
+    ) -> list[Prediction]:
+        """Predict JSON instances: objects keyed by feature name (extra keys are ignored) or
+        arrays in feature order; ``None`` is a missing value."""
+        items = (json.dumps(record, separators=(",", ":")).encode("utf-8") for record in records)
+        batches = _batches(
+            items, self.max_payload_bytes, prefix=b'{"instances":[', separator=b",", suffix=b"]}"
+        )
+        return self._run(batches, "application/json")
+
+    def _run(self, batches: Iterator[tuple[bytes, int]], content_type: str) -> list[Prediction]:
+        predictions: list[Prediction] = []
+        for body, count in batches:
+            answer = self._invoke(body, content_type)
+            if len(answer) != count:
+                raise EndpointClientError(
+                    f"endpoint returned {len(answer)} predictions for {count} rows"
+                )
+            predictions.extend(answer)
+        return predictions
+
+    def _invoke(self, body: bytes, content_type: str) -> list[Prediction]:
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests_sent += 1
+            try:
+                response = self._runtime.invoke_endpoint(
+                    EndpointName=self.endpoint_name,
+                    Body=body,
+                    ContentType=content_type,
+                    Accept="application/json",
+                )
+                return _parse_predictions(response["Body"].read())
+            except ClientError as error:
+                retryable, description, request_error = _classify(error)
+                if request_error is not None:
+                    raise request_error from error
+                if not retryable:
+                    raise EndpointModelError(f"{self.endpoint_name}: {description}") from error
+            except (ConnectionError, HTTPClientError) as error:
+                retryable, description = True, f"connection failed: {error}"
+            if not retryable or attempt > self.max_retries:
+                raise EndpointUnavailableError(
+                    f"{self.endpoint_name}: {description} (after {attempt} attempt(s))",
+                    attempts=attempt,
+                )
+            self._sleep(self._backoff(attempt))
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1))]."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return self._random.uniform(0, ceiling)
+
+
+def _classify(error: Any) -> tuple[bool, str, EndpointRequestError | None]:
+    """(retryable, description, error to raise now) for a botocore ClientError."""
+    response = error.response
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    code = str(response.get("Error", {}).get("Code", ""))
+    message = str(response.get("Error", {}).get("Message", "")) or str(error)
+    original = response.get("OriginalStatusCode")
+    original_status = int(original) if original is not None else None
+    if code == "ModelError" and response.get("OriginalMessage"):
+        message = str(response["OriginalMessage"])  # the container's own words
+    description = f"{code or 'HTTP ' + str(status)}: {message}"
+    if code in _RETRYABLE_CODES or status == 429 or status >= 500:
+        return True, description, None
+    if code == "ModelError" and original_status in _RETRYABLE_MODEL_STATUSES:
+        return True, description, None
+    if code == "ModelError" and original_status is not None and original_status >= 500:
+        return False, description, None  # the model failed on this input: not the caller's fault
+    return (
+        False,
+        description,
+        EndpointRequestError(message, status=status, code=code, original_status=original_status),
+    )
+
+
+def _parse_predictions(payload: bytes) -> list[Prediction]:
+    document = json.loads(payload)
+    return [
+        Prediction(probability=float(item["probability"]), label=str(item["label"]))
+        for item in document["predictions"]
+    ]
+
+
+def _csv_line(row: Sequence[Any] | str) -> bytes:
+    if isinstance(row, str):
+        return (row.rstrip("\r\n") + "\n").encode("utf-8")
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(
+        ["" if value is None else value for value in row]
+    )
+    return buffer.getvalue().encode("utf-8")
+
+
+def _batches(
+    items: Iterable[bytes], limit: int, *, prefix: bytes, separator: bytes, suffix: bytes
+) -> Iterator[tuple[bytes, int]]:
+    """Join encoded items into bodies no larger than ``limit`` bytes, in order."""
+    overhead = len(prefix) + len(suffix)
+    parts: list[bytes] = []
+    size = overhead
+    for index, item in enumerate(items, start=1):
+        extra = len(item) + (len(separator) if parts else 0)
+        if overhead + len(item) > limit:
+            raise PayloadTooLargeError(
+                f"row {index} alone is {len(item)} bytes, over the {limit}-byte payload limit"
+            )
+        if parts and size + extra > limit:
+            yield prefix + separator.join(parts) + suffix, len(parts)
+            parts, size = [], overhead
+            extra = len(item)
+        parts.append(item)
+        size += extra
+    if parts:
+        yield prefix + separator.join(parts) + suffix, len(parts)

@@ -1,0 +1,120 @@
+"""Build a real model artifact for the serving tests, independently of ``training/``.
+
+It follows the artifact contract (contracts §3 encoding, §4 layout) with its own pandas
+encoder, so a test comparing endpoint output with ``booster.inplace_predict`` on rows encoded
+here checks inference.py's encoder against the contract rather than against itself.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from mlops.datagen import generate_chunks
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = REPO_ROOT / "inference" / "inference.py"
+NUMERIC = (
+    "age",
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "num_products",
+    "data_usage_gb",
+    "last_login_days",
+    "senior_citizen",
+)
+CATEGORICAL = ("contract", "internet_service", "payment_method", "paperless_billing", "region")
+FEATURES = (*NUMERIC[:4], *NUMERIC[4:], *CATEGORICAL)
+
+
+@dataclass(frozen=True)
+class BuiltModel:
+    archive: Path
+    booster: xgb.Booster
+    spec: dict[str, object]
+    raw: pd.DataFrame  # raw feature rows (strings, blanks for missing), in spec order
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        return encode_frame(frame, self.spec)
+
+
+def raw_rows(rows: int, seed: int) -> pd.DataFrame:
+    """Generated data as the endpoint receives it: feature columns as text, blanks missing."""
+    table = pd.concat([chunk.to_pandas() for chunk in generate_chunks(rows, seed)])
+    table = table.reset_index(drop=True)
+    raw = table[list(FEATURES)].astype(object).where(table[list(FEATURES)].notna(), "")
+    raw = raw.map(lambda value: value if isinstance(value, str) else repr(value))
+    raw["churn"] = table["churn"]
+    return raw
+
+
+def build_spec(frame: pd.DataFrame) -> dict[str, object]:
+    features: list[dict[str, object]] = []
+    encoded: list[str] = []
+    for name in FEATURES:
+        if name in NUMERIC:
+            values = pd.to_numeric(frame[name].replace("", np.nan))
+            features.append({"name": name, "type": "numeric", "median": float(values.median())})
+            encoded.append(name)
+        else:
+            categories = sorted(set(frame[name]) - {""})
+            features.append({"name": name, "type": "categorical", "categories": categories})
+            encoded.extend(f"{name}={category}" for category in categories)
+    return {
+        "spec_version": 1,
+        "target": "churn",
+        "positive_label": "Yes",
+        "features": features,
+        "encoded_columns": encoded,
+        "prediction_threshold": 0.5,
+    }
+
+
+def encode_frame(frame: pd.DataFrame, spec: dict[str, object]) -> np.ndarray:
+    parts: list[np.ndarray] = []
+    for feature in spec["features"]:  # type: ignore[attr-defined]
+        column = frame[feature["name"]].astype(str).str.strip()
+        if feature["type"] == "numeric":
+            parts.append(pd.to_numeric(column.replace("", np.nan)).to_numpy(np.float64)[:, None])
+        else:
+            parts.append(
+                np.stack([(column == c).to_numpy() for c in feature["categories"]], axis=1)
+            )
+    return np.hstack(parts).astype(np.float32)
+
+
+def build_model(
+    directory: Path, *, rows: int = 400, seed: int = 7, code: bool = True
+) -> BuiltModel:
+    """Train a small booster on generated rows and pack it as contracts §4 says."""
+    raw = raw_rows(rows, seed)
+    spec = build_spec(raw)
+    matrix = encode_frame(raw, spec)
+    labels = (raw["churn"] == "Yes").to_numpy(np.float32)
+    dtrain = xgb.DMatrix(matrix, label=labels, feature_names=list(spec["encoded_columns"]))  # type: ignore[call-overload]
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0},
+        dtrain,
+        num_boost_round=20,
+    )
+    model_dir = directory / "model"
+    (model_dir / "code").mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model_dir / "xgboost-model"))
+    (model_dir / "feature_spec.json").write_text(json.dumps(spec, indent=2))
+    if code:
+        (model_dir / "code" / "inference.py").write_bytes(HANDLERS.read_bytes())
+    archive = directory / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(model_dir / "xgboost-model", arcname="xgboost-model")
+        tar.add(model_dir / "feature_spec.json", arcname="feature_spec.json")
+        if code:
+            tar.add(model_dir / "code" / "inference.py", arcname="code/inference.py")
+    return BuiltModel(archive, booster, spec, raw.drop(columns=["churn"]))
