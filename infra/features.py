@@ -1,0 +1,25 @@
+"""Which features get a drift alarm: the ones the dataset schema declares.
+
+Model Monitor publishes one ``feature_baseline_drift_<feature>`` metric per column, so an
+alarm needs the column names at synth. A schema with explicit ``numeric``/``categorical``
+lists names them; the template's own example dataset (the defaults) is known from
+``mlops.datagen``. Any other schema without lists gets no per-feature alarms and a synth
+warning that says what to declare.
+"""
+
+from __future__ import annotations
+
+from mlops.settings import DatasetSchema, ProjectSettings
+
+
+def drift_features(settings: ProjectSettings) -> tuple[str, ...]:
+    schema = settings.dataset
+    declared = (*(schema.numeric or ()), *(schema.categorical or ()))
+    if declared:
+        return tuple(declared)
+    if schema == DatasetSchema():
+        from mlops.datagen import COLUMNS
+
+        excluded = {schema.target, *schema.drop_columns}
+        return tuple(column for column in COLUMNS if column not in excluded)
+    return ()

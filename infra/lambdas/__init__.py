@@ -1,0 +1,1 @@
+"""Lambda function sources; each directory is one function's deployment package."""

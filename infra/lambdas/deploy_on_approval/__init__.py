@@ -1,0 +1,1 @@
+"""Approval → deploy: updates the serving stack when a model package is approved."""

@@ -1,0 +1,169 @@
+"""Deploy an approved model version by updating the serving stack's parameters.
+
+Triggered by EventBridge on "SageMaker Model Package State Change" for the project's model
+package group. For an approved package it reads the data-quality drift-check baselines from
+the registry and calls CloudFormation ``UpdateStack`` with the previous template and the new
+``ModelPackageArn`` / baseline parameters (every other parameter keeps its value), so the
+endpoint stays CloudFormation-managed and CloudFormation runs the blue/green rollout.
+
+Anything else is a no-op with one log line saying why: a pending or rejected package, a
+package no longer approved by the time the event arrives, the version already deployed (a
+repeated event), or a package without baselines. Plain boto3 + stdlib: runs on the Lambda
+Python runtime as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.exceptions import ClientError
+
+LOG = logging.getLogger("deploy_on_approval")
+LOG.setLevel(logging.INFO)
+
+MODEL_PACKAGE_ARN = "ModelPackageArn"
+BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
+BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
+APPROVED = "Approved"
+_NO_UPDATES = "No updates are to be performed"
+
+
+@dataclass(frozen=True)
+class Config:
+    stack_name: str
+    model_package_group: str
+
+    @classmethod
+    def from_env(cls) -> Config:
+        return cls(
+            stack_name=os.environ["SERVING_STACK_NAME"],
+            model_package_group=os.environ["MODEL_PACKAGE_GROUP"],
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the handler did: ``deployed`` | ``ignored`` | ``already-deployed`` | ``refused``."""
+
+    action: str
+    model_package_arn: str
+    reason: str
+
+    def log(self) -> Decision:
+        level = logging.ERROR if self.action == "refused" else logging.INFO
+        LOG.log(
+            level,
+            "decision=%s model_package=%s reason=%s",
+            self.action,
+            self.model_package_arn or "-",
+            self.reason,
+        )
+        return self
+
+
+class StackBusyError(RuntimeError):
+    """The serving stack is mid-operation; raising lets Lambda's async retry try again later."""
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
+    decision = deploy_on_approval(
+        event,
+        config=Config.from_env(),
+        sagemaker=boto3.client("sagemaker"),
+        cloudformation=boto3.client("cloudformation"),
+        s3=boto3.client("s3"),
+    )
+    return {"action": decision.action, "reason": decision.reason}
+
+
+def deploy_on_approval(
+    event: dict[str, Any], *, config: Config, sagemaker: Any, cloudformation: Any, s3: Any
+) -> Decision:
+    """Decide, act, and log exactly one line about it."""
+    detail = event.get("detail") or {}
+    arn = str(detail.get("ModelPackageArn", ""))
+    group = detail.get("ModelPackageGroupName")
+    if group != config.model_package_group:
+        return Decision("ignored", arn, f"group {group!r} is not this project's").log()
+    if detail.get("ModelApprovalStatus") != APPROVED:
+        return Decision(
+            "ignored", arn, f"status is {detail.get('ModelApprovalStatus')!r}, not Approved"
+        ).log()
+
+    # The registry, not the event, is the truth: the package may have been rejected since.
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    if package.get("ModelApprovalStatus") != APPROVED:
+        return Decision(
+            "ignored", arn, f"now {package.get('ModelApprovalStatus')!r} in the registry"
+        ).log()
+    baselines = _data_quality_baselines(package)
+    if baselines is None:
+        return Decision(
+            "refused", arn, "no DriftCheckBaselines.ModelDataQuality statistics/constraints"
+        ).log()
+    missing = [uri for uri in baselines if not _exists(s3, uri)]
+    if missing:
+        return Decision("refused", arn, f"baseline objects not found: {missing}").log()
+
+    stack = cloudformation.describe_stacks(StackName=config.stack_name)["Stacks"][0]
+    current = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
+    if current.get(MODEL_PACKAGE_ARN) == arn:
+        return Decision("already-deployed", arn, f"{config.stack_name} already serves it").log()
+    if stack["StackStatus"].endswith("_IN_PROGRESS"):
+        Decision("ignored", arn, f"{config.stack_name} is {stack['StackStatus']}; retrying").log()
+        raise StackBusyError(f"{config.stack_name} is {stack['StackStatus']}")
+
+    statistics, constraints = baselines
+    new_values = {
+        MODEL_PACKAGE_ARN: arn,
+        BASELINE_STATISTICS_URI: statistics,
+        BASELINE_CONSTRAINTS_URI: constraints,
+    }
+    parameters = [
+        {"ParameterKey": key, "ParameterValue": new_values[key]}
+        if key in new_values
+        else {"ParameterKey": key, "UsePreviousValue": True}
+        for key in current
+    ]
+    try:
+        cloudformation.update_stack(
+            StackName=config.stack_name,
+            UsePreviousTemplate=True,
+            Parameters=parameters,
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        )
+    except ClientError as error:
+        if _NO_UPDATES in str(error):
+            return Decision("already-deployed", arn, "CloudFormation: no updates").log()
+        raise
+    previous = current.get(MODEL_PACKAGE_ARN) or "none"
+    return Decision(
+        "deployed", arn, f"updating {config.stack_name} (previous package: {previous})"
+    ).log()
+
+
+def _data_quality_baselines(package: dict[str, Any]) -> tuple[str, str] | None:
+    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+    statistics = (quality.get("Statistics") or {}).get("S3Uri")
+    constraints = (quality.get("Constraints") or {}).get("S3Uri")
+    if not statistics or not constraints:
+        return None
+    return str(statistics), str(constraints)
+
+
+def _exists(s3: Any, uri: str) -> bool:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        return False
+    try:
+        s3.head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True

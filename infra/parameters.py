@@ -1,0 +1,37 @@
+"""Names the CLI needs after a deploy, published as SSM parameters and stack outputs.
+
+SSM parameters have fixed names (``/<project>/<leaf>``), so the CLI finds them without
+knowing stack names or output keys; the outputs show the same values after ``cdk deploy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import CfnOutput
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+
+class PublishedNames(Construct):
+    """One ``String`` SSM parameter and one output per ``leaf → value``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        values: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        for leaf, value in values.items():
+            logical = "".join(part.capitalize() for part in leaf.split("-"))
+            ssm.StringParameter(
+                self,
+                f"{logical}Parameter",
+                parameter_name=f"/{project_name}/{leaf}",
+                string_value=value,
+                description=f"{project_name}: {leaf.replace('-', ' ')} (read by the mlops CLI)",
+            )
+            CfnOutput(self, logical, value=value, description=f"/{project_name}/{leaf}")

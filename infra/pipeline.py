@@ -1,0 +1,99 @@
+"""``AWS::SageMaker::Pipeline`` from the offline-built definition, with CloudFormation values.
+
+The definition JSON is built once at synth by ``sagemaker_pipelines.definition`` with
+placeholder values for what only CloudFormation knows (bucket names, the role ARN, the code
+asset URIs). Here each placeholder becomes a ``${Variable}`` of an ``Fn::Sub``, so the
+deployed definition is byte-for-byte the local one with the real values substituted, and
+the local executor and AWS run the same JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Fn
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Values handed to ``build_definition`` that stand in for CloudFormation values.
+
+    Each is shaped like the real value (an ARN, a bucket name, an ``s3://`` URI) so the SDK
+    treats it as it would the real one, and is unique enough to be replaced safely.
+    """
+
+    role_arn: str = "arn:aws:iam::111111111111:role/mlops-placeholder-role"
+    artifact_bucket: str = "mlops-placeholder-artifact-bucket"
+    data_bucket: str = "mlops-placeholder-data-bucket"
+    preprocess: str = "s3://mlops-placeholder-code/preprocess.py"
+    evaluate: str = "s3://mlops-placeholder-code/evaluate.py"
+    training_source: str = "s3://mlops-placeholder-code/sourcedir.tar.gz"
+
+    MARKER = "mlops-placeholder"
+
+
+PLACEHOLDERS = Placeholders()
+
+
+class DefinitionError(ValueError):
+    """The definition cannot be wired into the template (a placeholder was altered)."""
+
+
+def substitute_placeholders(
+    definition: str, replacements: Mapping[str, tuple[str, str]]
+) -> tuple[str, dict[str, str]]:
+    """Turn a definition with placeholders into an ``Fn::Sub`` body and its variables.
+
+    ``replacements`` maps a Sub variable name to ``(placeholder, CloudFormation value)``.
+    Literal ``${`` in the definition is escaped as ``${!`` so Fn::Sub leaves it alone.
+    """
+    body = definition.replace("${", "${!")
+    variables: dict[str, str] = {}
+    # Longest placeholders first, so no placeholder is replaced inside a longer one.
+    for name, (placeholder, value) in sorted(
+        replacements.items(), key=lambda item: -len(item[1][0])
+    ):
+        if placeholder in body:
+            body = body.replace(placeholder, "${" + name + "}")
+            variables[name] = value
+    if Placeholders.MARKER in body:
+        at = body.index(Placeholders.MARKER)
+        raise DefinitionError(
+            "the pipeline definition contains an altered placeholder near "
+            f"{body[max(0, at - 60) : at + 60]!r}; build_definition must keep the values it "
+            "is given verbatim"
+        )
+    return body, variables
+
+
+class ModelBuildPipeline(Construct):
+    """The SageMaker pipeline; the definition body and Sub variables come from the stack."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline_name: str,
+        role_arn: str,
+        definition_body: str,
+        variables: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.pipeline_name = pipeline_name
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_display_name=pipeline_name,
+            pipeline_description="Preprocess, baseline, train, evaluate and register the model",
+            role_arn=role_arn,
+            pipeline_definition={
+                "PipelineDefinitionBody": Fn.sub(definition_body, dict(variables))
+                if variables
+                else definition_body
+            },
+        )

@@ -1,0 +1,53 @@
+"""Optional: the drift alarm starts a pipeline execution (``monitoring.retrain_on_drift``).
+
+EventBridge targets the pipeline directly, no Lambda: the alarm's transition to ALARM is the
+only event matched, and the rule's role may start only this one pipeline.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.roles import sagemaker_arn
+
+
+class RetrainOnDrift(Construct):
+    """Drift alarm state change to ALARM → ``StartPipelineExecution``."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, alarm_arn: str, pipeline_name: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        pipeline_arn = sagemaker_arn(self, f"pipeline/{pipeline_name}")
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description=f"Lets EventBridge start {pipeline_name} when the drift alarm fires",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:StartPipelineExecution"], resources=[pipeline_arn]
+            )
+        )
+        self.rule = events.CfnRule(
+            self,
+            "Rule",
+            description=f"Retrain {pipeline_name} when the data drift alarm goes to ALARM",
+            event_pattern={
+                "source": ["aws.cloudwatch"],
+                "detail-type": ["CloudWatch Alarm State Change"],
+                "resources": [alarm_arn],
+                "detail": {"state": {"value": ["ALARM"]}},
+            },
+            targets=[
+                events.CfnRule.TargetProperty(
+                    id="StartPipeline",
+                    arn=pipeline_arn,
+                    role_arn=role.role_arn,
+                )
+            ],
+        )
+        self.rule.node.add_dependency(role.node.find_child("DefaultPolicy"))

@@ -1,0 +1,115 @@
+"""IAM roles assumed by SageMaker (pipeline jobs, the hosted model, the data-quality monitor).
+
+No managed policy: each role gets what a SageMaker container needs to start (pull its image,
+write its logs and metrics) plus the SageMaker actions passed in, scoped by ARN prefix to this
+project's resources. Bucket and key access is granted by the stacks with the buckets' own
+``grant_*`` methods so that each role sees only the data its job reads or writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+# The AWS-owned ECR repositories of SageMaker's prebuilt containers (XGBoost, scikit-learn,
+# model-monitor-analyzer) are all named sagemaker-*; their account differs per region.
+_SAGEMAKER_IMAGE_REPOSITORIES = "repository/sagemaker-*"
+
+
+def sagemaker_arn(scope: Construct, resource: str) -> str:
+    """ARN of a SageMaker resource in this stack's account and region, e.g. ``pipeline/x``."""
+    kind, _, name = resource.partition("/")
+    return Stack.of(scope).format_arn(service="sagemaker", resource=kind, resource_name=name)
+
+
+class SageMakerRole(Construct):
+    """A role for SageMaker jobs or models with the container basics and the given actions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        description: str,
+        statements: Sequence[iam.PolicyStatement] = (),
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description=description,
+        )
+        stack = Stack.of(self)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PullSageMakerImages",
+                actions=[
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                resources=[
+                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:{_SAGEMAKER_IMAGE_REPOSITORIES}"
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrLogin",
+                actions=["ecr:GetAuthorizationToken"],
+                resources=["*"],  # the action supports no resource-level permission
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteSageMakerLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PublishSageMakerMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # PutMetricData has no resource-level permission
+                conditions={
+                    "StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}
+                },
+            )
+        )
+        for statement in statements:
+            self.role.add_to_policy(statement)
+
+    @property
+    def policy(self) -> iam.Policy:
+        """The role's inline policy: depend on it, not the role, before SageMaker uses the role."""
+        policy = self.role.node.find_child("DefaultPolicy")
+        assert isinstance(policy, iam.Policy)
+        return policy
+
+    def allow_passing_to_sagemaker(self) -> None:
+        """Let the role hand itself to the jobs it starts (pipelines create jobs as this role)."""
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassSelfToSageMakerJobs",
+                actions=["iam:PassRole"],
+                resources=[self.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )

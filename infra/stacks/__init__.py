@@ -1,0 +1,1 @@
+"""The deployable stacks; each wires constructs from ``infra`` together and grants access."""

@@ -1,0 +1,127 @@
+"""Stack 2: the model-build pipeline, its execution role, its code and the model registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.code_assets import CodeFiles, PipelineCode
+from infra.names import ProjectNames
+from infra.parameters import PublishedNames
+from infra.pipeline import PLACEHOLDERS, ModelBuildPipeline, substitute_placeholders
+from infra.registry import ModelRegistry
+from infra.roles import SageMakerRole, sagemaker_arn
+from infra.storage import DATASET_PREFIX, StorageRefs
+
+
+class PipelineStack(Stack):
+    """Everything `mlops pipeline start` needs on AWS.
+
+    ``definition`` is the JSON from ``sagemaker_pipelines.definition.build_definition`` built
+    with ``infra.pipeline.PLACEHOLDERS``; this stack substitutes the deployed values.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ProjectNames,
+        storage: StorageRefs,
+        code_files: CodeFiles,
+        definition: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        self.registry = ModelRegistry(self, "Registry", group_name=names.model_package_group)
+        group = names.model_package_group
+        role = SageMakerRole(
+            self,
+            "ExecutionRole",
+            description=f"{names.project}: pipeline and the processing/training jobs it starts",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RunPipelineJobs",
+                    actions=[
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:AddTags",
+                        "sagemaker:ListTags",
+                    ],
+                    # Pipeline steps name their jobs pipelines-<execution id>-<step>-<hash>.
+                    resources=[
+                        sagemaker_arn(self, "processing-job/pipelines-*"),
+                        sagemaker_arn(self, "training-job/pipelines-*"),
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="RegisterModelVersions",
+                    actions=[
+                        "sagemaker:CreateModelPackage",
+                        "sagemaker:DescribeModelPackage",
+                        "sagemaker:DescribeModelPackageGroup",
+                        "sagemaker:ListModelPackages",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=[
+                        sagemaker_arn(self, f"model-package-group/{group}"),
+                        sagemaker_arn(self, f"model-package/{group}/*"),
+                    ],
+                ),
+            ],
+        )
+        role.allow_passing_to_sagemaker()
+        self.role = role.role
+
+        # Grants: the jobs read datasets and code, and write every artifact of an execution.
+        storage.grant_read(self.role, storage.data_bucket, f"{DATASET_PREFIX}/")
+        storage.grant_read(self.role, storage.artifact_bucket)
+        storage.grant_write(self.role, storage.artifact_bucket)
+        code = PipelineCode(self, "Code", files=code_files)
+        code.grant_read(self.role)
+
+        default_input_uri = f"s3://{storage.data_bucket}/{DATASET_PREFIX}/"
+        body, variables = substitute_placeholders(
+            definition,
+            {
+                "RoleArn": (PLACEHOLDERS.role_arn, self.role.role_arn),
+                "ArtifactBucket": (PLACEHOLDERS.artifact_bucket, storage.artifact_bucket),
+                "DataBucket": (PLACEHOLDERS.data_bucket, storage.data_bucket),
+                "PreprocessCode": (PLACEHOLDERS.preprocess, code.preprocess.s3_object_url),
+                "EvaluateCode": (PLACEHOLDERS.evaluate, code.evaluate.s3_object_url),
+                "TrainingSource": (
+                    PLACEHOLDERS.training_source,
+                    code.training_source.s3_object_url,
+                ),
+            },
+        )
+        self.pipeline = ModelBuildPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=names.pipeline,
+            role_arn=self.role.role_arn,
+            definition_body=body,
+            variables=variables,
+        )
+        # The pipeline validates its role when it is created: create the policy first.
+        self.pipeline.node.add_dependency(role.policy)
+
+        PublishedNames(
+            self,
+            "Names",
+            project_name=names.project,
+            values={
+                "pipeline-name": names.pipeline,
+                "model-package-group": group,
+                "pipeline-role-arn": self.role.role_arn,
+                "default-input-uri": default_input_uri,
+            },
+        )

@@ -1,0 +1,201 @@
+"""Stack 3: the endpoint of the approved model version, its monitoring and alarms.
+
+Parameters, not context, choose the model: the approval Lambda updates them with the previous
+template, so the endpoint is always CloudFormation-managed and approval never causes drift.
+With ``ModelPackageArn`` empty (first deploy) only the IAM roles exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import (
+    CfnCondition,
+    CfnOutput,
+    CfnParameter,
+    CfnRule,
+    CfnRuleAssertion,
+    Fn,
+    Stack,
+)
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.conditions import apply_condition
+from infra.monitoring import Baseline, DriftAlarmSpec, EndpointMonitor, model_package_version
+from infra.names import ProjectNames
+from infra.retrain import RetrainOnDrift
+from infra.roles import SageMakerRole, sagemaker_arn
+from infra.serving import EndpointCapacity, ServingEndpoint
+from infra.storage import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX, StorageRefs
+from mlops.settings import ProjectSettings
+
+# Parameter names: a contract with the approval Lambda (infra/lambdas/deploy_on_approval).
+MODEL_PACKAGE_ARN = "ModelPackageArn"
+BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
+BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
+UNSET_STATISTICS_URI = "s3://baseline-not-set/statistics.json"
+UNSET_CONSTRAINTS_URI = "s3://baseline-not-set/constraints.json"
+
+
+class ServingStack(Stack):
+    """The endpoint stack; deployable before any model exists."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: ProjectSettings,
+        names: ProjectNames,
+        storage: StorageRefs,
+        monitor_image_uri: str,
+        drift_features: Sequence[str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        group = names.model_package_group
+
+        package_arn = CfnParameter(
+            self,
+            MODEL_PACKAGE_ARN,
+            type="String",
+            default="",
+            description=f"Approved model package of {group} to serve; empty = no endpoint",
+            allowed_pattern=r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/"
+            + group
+            + r"/[0-9]+$",
+            constraint_description=f"an ARN of a model package version in {group}, or empty",
+        ).value_as_string
+        # Baselines default to a well-formed "unset" URI (not ""), so the template validates as
+        # written; the rule below refuses a model whose baselines are still unset.
+        statistics_uri = CfnParameter(
+            self,
+            BASELINE_STATISTICS_URI,
+            type="String",
+            default=UNSET_STATISTICS_URI,
+            description="statistics.json of the deployed version's data-quality baseline",
+            allowed_pattern=r"^s3://[^/]+/.+$",
+        ).value_as_string
+        constraints_uri = CfnParameter(
+            self,
+            BASELINE_CONSTRAINTS_URI,
+            type="String",
+            default=UNSET_CONSTRAINTS_URI,
+            description="constraints.json of the deployed version's data-quality baseline",
+            allowed_pattern=r"^s3://[^/]+/.+$",
+        ).value_as_string
+        has_model = CfnCondition(
+            self,
+            "HasModelPackage",
+            expression=Fn.condition_not(Fn.condition_equals(package_arn, "")),
+        )
+        # A model without baselines would fail half-way through the update (the monitor's job
+        # definition); refuse it before CloudFormation changes anything.
+        CfnRule(
+            self,
+            "ModelNeedsBaselines",
+            rule_condition=Fn.condition_not(Fn.condition_equals(package_arn, "")),
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_not(Fn.condition_equals(uri, unset)),
+                    assert_description=f"{name} is required when {MODEL_PACKAGE_ARN} is set",
+                )
+                for name, uri, unset in (
+                    (BASELINE_STATISTICS_URI, statistics_uri, UNSET_STATISTICS_URI),
+                    (BASELINE_CONSTRAINTS_URI, constraints_uri, UNSET_CONSTRAINTS_URI),
+                )
+            ],
+        )
+
+        # Roles exist unconditionally: cheap, and the stack always has a resource.
+        model_role = SageMakerRole(
+            self,
+            "ModelRole",
+            description=f"{names.project}: the hosted model (reads its model artifact)",
+        )
+        monitor_role = SageMakerRole(
+            self,
+            "MonitorRole",
+            description=f"{names.project}: data-quality monitoring jobs",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadMonitoredEndpoint",
+                    actions=["sagemaker:DescribeEndpoint"],
+                    resources=[sagemaker_arn(self, f"endpoint/{names.endpoint}")],
+                )
+            ],
+        )
+        # Grants: the model reads its artifact; the monitor reads captures and baselines and
+        # writes reports. Nothing here can write models or baselines.
+        storage.grant_read(model_role.role, storage.artifact_bucket)
+        # Data capture is written with the model's execution role.
+        storage.grant_write(model_role.role, storage.data_bucket, f"{DATA_CAPTURE_PREFIX}/")
+        storage.grant_read(monitor_role.role, storage.data_bucket, f"{DATA_CAPTURE_PREFIX}/")
+        storage.grant_write(monitor_role.role, storage.data_bucket, f"{MONITORING_REPORTS_PREFIX}/")
+        storage.grant_read(monitor_role.role, storage.artifact_bucket)
+
+        instances = settings.instances
+        data_bucket = storage.data_bucket
+        self.serving = ServingEndpoint(
+            self,
+            "Serving",
+            endpoint_name=names.endpoint,
+            model_package_arn=package_arn,
+            role=model_role.role,
+            key_arn=storage.key_arn,
+            capture_uri=f"s3://{data_bucket}/{DATA_CAPTURE_PREFIX}",
+            capture_sampling_percentage=settings.monitoring.capture_sampling_percentage,
+            capacity=EndpointCapacity(
+                instance_type=instances.endpoint_type,
+                initial_count=instances.endpoint_initial_count,
+                max_count=instances.endpoint_max_count,
+            ),
+        )
+        # Roles and their policies must exist before SageMaker validates them.
+        self.serving.model.node.add_dependency(model_role.policy)
+
+        self.monitor = EndpointMonitor(
+            self,
+            "Monitor",
+            endpoint=self.serving.endpoint,
+            endpoint_name=names.endpoint,
+            job_definition_name=Fn.join(
+                "", [names.data_quality_job_definition_prefix, model_package_version(package_arn)]
+            ),
+            schedule_name=names.monitoring_schedule,
+            schedule_expression=settings.monitoring.schedule,
+            baseline=Baseline(statistics_uri=statistics_uri, constraints_uri=constraints_uri),
+            reports_uri=f"s3://{data_bucket}/{MONITORING_REPORTS_PREFIX}",
+            role=monitor_role.role,
+            key_arn=storage.key_arn,
+            image_uri=monitor_image_uri,
+            instance_type=instances.monitoring_type,
+            drift=DriftAlarmSpec(
+                features=tuple(drift_features),
+                threshold=settings.monitoring.drift_threshold,
+                alarm_name=names.drift_alarm,
+            ),
+        )
+        self.monitor.job_definition.node.add_dependency(monitor_role.policy)
+
+        if settings.monitoring.retrain_on_drift and self.monitor.drift_alarm is not None:
+            RetrainOnDrift(
+                self,
+                "RetrainOnDrift",
+                alarm_arn=self.monitor.drift_alarm.alarm_arn,
+                pipeline_name=names.pipeline,
+            )
+
+        for construct in self.node.children:
+            if isinstance(construct, (ServingEndpoint, EndpointMonitor, RetrainOnDrift)):
+                apply_condition(construct, has_model)
+
+        output = CfnOutput(
+            self,
+            "EndpointName",
+            value=names.endpoint,
+            description="The endpoint (exists once a model package is approved)",
+        )
+        output.condition = has_model

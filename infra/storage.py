@@ -1,0 +1,159 @@
+"""Encrypted storage for the project: one customer-managed key, data and artifact buckets.
+
+Data (raw datasets, endpoint data capture, monitoring reports) and artifacts (pipeline outputs,
+models, baselines) live in separate buckets so that access can be granted per purpose: the
+endpoint's monitor reads captures but never writes models, the pipeline writes artifacts.
+Everything is retained on stack deletion: models in the registry and baselines point here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+# Prefixes inside the buckets; other stacks and the CLI build URIs from them.
+DATASET_PREFIX = "datasets/input"
+DATA_CAPTURE_PREFIX = "data-capture"
+MONITORING_REPORTS_PREFIX = "monitoring/reports"
+
+
+MAX_BUCKET_NAME = 63
+
+
+def bucket_name(project_name: str, purpose: str, *, region: str, account: str | None) -> str:
+    """``<project>-<purpose>-<account>-<region>``: globally unique, the same on every synth.
+
+    Fixed names let other stacks and the CLI address the buckets without cross-stack exports
+    (and keep IAM resource ARNs readable in reviews and cdk-nag acknowledgements).
+    """
+    longest = len(f"{project_name}-{purpose}-{'0' * 12}-{region}")
+    if longest > MAX_BUCKET_NAME:
+        raise ValueError(
+            f"project_name {project_name!r} is too long for the S3 bucket names "
+            f"({longest} > {MAX_BUCKET_NAME} characters); shorten it by {longest - MAX_BUCKET_NAME}"
+        )
+    return f"{project_name}-{purpose}-{account or Aws.ACCOUNT_ID}-{region}"
+
+
+@dataclass(frozen=True)
+class StorageRefs:
+    """What other stacks need from storage, with explicit least-privilege grants.
+
+    Grants list exact actions (no ``s3:*Object*`` families) on exact prefixes.
+    """
+
+    data_bucket: str
+    artifact_bucket: str
+    key_arn: str
+
+    def grant_read(self, grantee: iam.IGrantable, bucket: str, prefix: str = "") -> None:
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}"],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key_arn])
+        )
+
+    def grant_write(self, grantee: iam.IGrantable, bucket: str, prefix: str = "") -> None:
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{bucket}/{prefix}*"],
+            )
+        )
+        # Multipart uploads to SSE-KMS buckets need Decrypt as well as GenerateDataKey.
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.key_arn]
+            )
+        )
+
+
+class Storage(Construct):
+    """A rotating KMS key plus SSL-only, versioned, access-logged, private buckets."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        project_name: str,
+        region: str,
+        account: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._names = {
+            purpose: bucket_name(project_name, purpose, region=region, account=account)
+            for purpose in ("data", "artifacts", "access-logs")
+        }
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{project_name}",
+            description=f"Encrypts {project_name} data, artifacts, endpoint volumes and captures",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        # S3 server access logging delivers only to SSE-S3 buckets, so this one bucket cannot use
+        # the customer-managed key; it holds access logs, never project data.
+        self.logs_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            bucket_name=self._names["access-logs"],
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+        )
+
+        self.data_bucket = self._project_bucket("Data", "data")
+        self.artifact_bucket = self._project_bucket("Artifacts", "artifacts")
+        self.refs = StorageRefs(
+            data_bucket=self._names["data"],
+            artifact_bucket=self._names["artifacts"],
+            key_arn=self.key.key_arn,
+        )
+
+    def _project_bucket(self, construct_id: str, purpose: str) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            bucket_name=self._names[purpose],
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.logs_bucket,
+            server_access_logs_prefix=f"{purpose}/",
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                    noncurrent_version_expiration=Duration.days(90),
+                )
+            ],
+        )

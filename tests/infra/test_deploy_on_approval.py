@@ -1,0 +1,244 @@
+"""Approval → deployment, under moto: the rule, the Lambda and the serving stack together.
+
+The serving stack is the synthesized one (no package yet) created in moto's CloudFormation;
+events are built from ``describe_model_package`` in the shape SageMaker sends to EventBridge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.events.models import EventPattern
+
+from infra.deploy_on_approval import approval_event_pattern
+from infra.lambdas.deploy_on_approval import handler as deployer
+from tests.infra.conftest import Synthesized
+from tests.infra.moto_stacks import create_stack
+
+REGION = "us-east-1"
+GROUP = "churn-mlops-models"
+STACK = "churn-mlops-serving"
+ARTIFACTS = "churn-mlops-artifacts-123456789012-us-east-1"
+
+
+@dataclass
+class Registry:
+    sagemaker: Any
+    s3: Any
+    cloudformation: Any
+    version: int = 0
+
+    def register(self, *, baselines: bool = True) -> str:
+        """A pending model version whose baselines exist in the artifact bucket."""
+        self.version += 1
+        prefix = f"executions/exec-{self.version}/baseline"
+        kwargs: dict[str, Any] = {}
+        if baselines:
+            for name in ("statistics.json", "constraints.json"):
+                self.s3.put_object(Bucket=ARTIFACTS, Key=f"{prefix}/{name}", Body=b"{}")
+            kwargs["DriftCheckBaselines"] = {
+                "ModelDataQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{ARTIFACTS}/{prefix}/statistics.json",
+                    },
+                    "Constraints": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{ARTIFACTS}/{prefix}/constraints.json",
+                    },
+                }
+            }
+        response = self.sagemaker.create_model_package(
+            ModelPackageGroupName=GROUP,
+            ModelApprovalStatus="PendingManualApproval",
+            InferenceSpecification={
+                "Containers": [
+                    {
+                        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
+                        "ModelDataUrl": f"s3://{ARTIFACTS}/executions/exec-{self.version}/model.tar.gz",
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json", "text/csv"],
+            },
+            **kwargs,
+        )
+        return str(response["ModelPackageArn"])
+
+    def set_status(self, arn: str, status: str) -> None:
+        self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
+
+    def event(self, arn: str) -> dict[str, Any]:
+        """The "SageMaker Model Package State Change" event for the package as it is now."""
+        package = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        package.pop("ResponseMetadata", None)
+        detail = json.loads(json.dumps(package, default=_epoch_millis))
+        return {
+            "version": "0",
+            "id": f"event-{arn.rsplit('/', 1)[-1]}-{detail['ModelApprovalStatus']}",
+            "detail-type": "SageMaker Model Package State Change",
+            "source": "aws.sagemaker",
+            "account": "123456789012",
+            "time": "2026-11-26T12:00:00Z",
+            "region": REGION,
+            "resources": [arn],
+            "detail": detail,
+        }
+
+    def stack_parameters(self) -> dict[str, str]:
+        stack = self.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+        return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+def _epoch_millis(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    raise TypeError(value)
+
+
+@pytest.fixture(scope="module")
+def registry(synthesized: Synthesized) -> Iterator[Registry]:
+    with mock_aws(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cloudformation = boto3.client("cloudformation", region_name=REGION)
+        create_stack(cloudformation, "churn-mlops-storage", synthesized.templates["Storage"])
+        create_stack(cloudformation, STACK, synthesized.templates["Serving"])
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
+        yield Registry(sagemaker, boto3.client("s3", region_name=REGION), cloudformation)
+
+
+@pytest.fixture
+def deploy(registry: Registry) -> Any:
+    config = deployer.Config(stack_name=STACK, model_package_group=GROUP)
+
+    def run(event: dict[str, Any]) -> deployer.Decision:
+        return deployer.deploy_on_approval(
+            event,
+            config=config,
+            sagemaker=registry.sagemaker,
+            cloudformation=registry.cloudformation,
+            s3=registry.s3,
+        )
+
+    return run
+
+
+def _matches(event: dict[str, Any]) -> bool:
+    pattern = EventPattern.load(json.dumps(approval_event_pattern(GROUP)))
+    return bool(pattern.matches_event(event))  # type: ignore[arg-type]
+
+
+def test_rule_matches_approved_packages_of_the_group_only(registry: Registry) -> None:
+    arn = registry.register()
+    assert not _matches(registry.event(arn))
+    registry.set_status(arn, "Approved")
+    approved = registry.event(arn)
+    assert _matches(approved)
+    other_group = {**approved, "detail": {**approved["detail"], "ModelPackageGroupName": "x"}}
+    assert not _matches(other_group)
+
+
+def test_rule_in_the_template_is_the_tested_pattern(synthesized: Synthesized) -> None:
+    rule = synthesized.one("Deploy", "AWS::Events::Rule")["Properties"]
+    assert rule["EventPattern"] == approval_event_pattern(GROUP)
+    function = synthesized.one("Deploy", "AWS::Lambda::Function")["Properties"]
+    assert function["Runtime"] == "python3.12"
+    assert function["Environment"]["Variables"] == {
+        "SERVING_STACK_NAME": STACK,
+        "MODEL_PACKAGE_GROUP": GROUP,
+    }
+
+
+def test_approved_version_becomes_the_served_one(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    monkeypatch.setenv("SERVING_STACK_NAME", STACK)
+    monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    with caplog.at_level(logging.INFO, logger="deploy_on_approval"):
+        result = deployer.handler(registry.event(arn), None)  # the Lambda entry point
+    assert result["action"] == "deployed"
+    parameters = registry.stack_parameters()
+    assert parameters["ModelPackageArn"] == arn
+    prefix = f"s3://{ARTIFACTS}/executions/exec-{registry.version}/baseline"
+    assert parameters["BaselineStatisticsUri"] == f"{prefix}/statistics.json"
+    assert parameters["BaselineConstraintsUri"] == f"{prefix}/constraints.json"
+    # The update created the conditional endpoint resources (moto names the endpoint after
+    # its logical id rather than EndpointName, so look it up through the stack).
+    endpoint_id = registry.cloudformation.describe_stack_resources(StackName=STACK)[
+        "StackResources"
+    ]
+    physical = next(
+        r["PhysicalResourceId"]
+        for r in endpoint_id
+        if r.get("ResourceType") == "AWS::SageMaker::Endpoint"
+    )
+    endpoint = registry.sagemaker.describe_endpoint(EndpointName=physical.rsplit("/", 1)[-1])
+    assert endpoint["EndpointStatus"] == "InService"
+    messages = [r.getMessage() for r in caplog.records if r.name == "deploy_on_approval"]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"decision=deployed model_package={arn} reason=updating {STACK}")
+
+
+def test_repeated_event_for_the_served_version_changes_nothing(
+    registry: Registry, deploy: Any
+) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    assert deploy(registry.event(arn)).action == "deployed"
+    before = registry.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    decision = deploy(registry.event(arn))
+    assert decision.action == "already-deployed"
+    after = registry.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert after["Parameters"] == before["Parameters"]
+    assert after.get("LastUpdatedTime") == before.get("LastUpdatedTime")
+
+
+@pytest.mark.parametrize("status", ["PendingManualApproval", "Rejected"])
+def test_pending_or_rejected_versions_are_not_deployed(
+    registry: Registry, deploy: Any, status: str
+) -> None:
+    arn = registry.register()
+    registry.set_status(arn, status)
+    before = registry.stack_parameters()
+    decision = deploy(registry.event(arn))
+    assert (decision.action, decision.reason) == ("ignored", f"status is {status!r}, not Approved")
+    assert registry.stack_parameters() == before
+
+
+def test_version_rejected_after_its_approval_event_is_not_deployed(
+    registry: Registry, deploy: Any
+) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    stale_event = registry.event(arn)
+    registry.set_status(arn, "Rejected")
+    before = registry.stack_parameters()
+    decision = deploy(stale_event)
+    assert decision.action == "ignored"
+    assert "Rejected" in decision.reason
+    assert registry.stack_parameters() == before
+
+
+def test_version_without_baselines_is_refused(
+    registry: Registry, deploy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    arn = registry.register(baselines=False)
+    registry.set_status(arn, "Approved")
+    before = registry.stack_parameters()
+    with caplog.at_level(logging.INFO, logger="deploy_on_approval"):
+        decision = deploy(registry.event(arn))
+    assert decision.action == "refused"
+    assert registry.stack_parameters() == before
+    assert caplog.records[-1].levelno == logging.ERROR

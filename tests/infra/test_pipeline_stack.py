@@ -1,0 +1,149 @@
+"""Pipeline stack: the deployed definition is the built one, the role is least privilege."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra.pipeline import PLACEHOLDERS, DefinitionError, substitute_placeholders
+from tests.infra.conftest import Synthesized
+
+
+def _policy_statements(synthesized: Synthesized, stack: str) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in synthesized.resources(stack, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_pipeline_body_is_the_built_definition_with_cloudformation_values(
+    synthesized: Synthesized, synth_inputs_default: Any
+) -> None:
+    pipeline = synthesized.one("Pipeline", "AWS::SageMaker::Pipeline")
+    body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"][
+        "Fn::Sub"
+    ]
+    assert PLACEHOLDERS.MARKER not in body
+    assert set(re.findall(r"\$\{(\w+)\}", body)) == set(variables)
+    role_id = next(iter(synthesized.resources("Pipeline", "AWS::IAM::Role")))
+    assert variables["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert "churn-mlops-artifacts-" in json.dumps(variables["ArtifactBucket"])
+    for code in ("PreprocessCode", "EvaluateCode", "TrainingSource"):
+        assert "cdk-hnb659fds-assets-" in json.dumps(variables[code])
+    # Substituting the placeholders back gives exactly the JSON build_definition returned.
+    restored = body
+    for name, placeholder in {
+        "RoleArn": PLACEHOLDERS.role_arn,
+        "ArtifactBucket": PLACEHOLDERS.artifact_bucket,
+        "DataBucket": PLACEHOLDERS.data_bucket,
+        "PreprocessCode": PLACEHOLDERS.preprocess,
+        "EvaluateCode": PLACEHOLDERS.evaluate,
+        "TrainingSource": PLACEHOLDERS.training_source,
+    }.items():
+        restored = restored.replace("${" + name + "}", placeholder)
+    assert restored.replace("${!", "${") == synth_inputs_default.definition
+    assert pipeline["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
+    assert pipeline["Properties"]["PipelineName"] == "churn-mlops-pipeline"
+
+
+def test_code_assets_are_content_addressed_files(synthesized: Synthesized) -> None:
+    manifest = json.loads((synthesized.outdir / "Pipeline.assets.json").read_text())
+    packaging = {
+        asset["source"]["path"].rsplit(".", 1)[-1]: asset["source"].get("packaging", "file")
+        for asset in manifest["files"].values()
+        if asset["source"]["path"].startswith("asset.")
+    }
+    assert packaging == {"py": "file", "gz": "file"}
+
+
+def test_literal_dollar_braces_survive_fn_sub() -> None:
+    body, variables = substitute_placeholders(
+        '{"a": "${literal}", "r": "' + PLACEHOLDERS.role_arn + '"}',
+        {"RoleArn": (PLACEHOLDERS.role_arn, "arn:aws:iam::1:role/x")},
+    )
+    assert body == '{"a": "${!literal}", "r": "${RoleArn}"}'
+    assert variables == {"RoleArn": "arn:aws:iam::1:role/x"}
+
+
+def test_an_altered_placeholder_fails_the_synth() -> None:
+    with pytest.raises(DefinitionError, match="altered placeholder"):
+        substitute_placeholders(
+            '{"code": "s3://mlops-placeholder-code/other.py"}',
+            {"PreprocessCode": (PLACEHOLDERS.preprocess, "s3://b/k")},
+        )
+
+
+def test_no_role_has_managed_policies_or_wildcard_actions(synthesized: Synthesized) -> None:
+    for stack in ("Pipeline", "Serving", "Deploy"):
+        for role in synthesized.resources(stack, "AWS::IAM::Role").values():
+            assert "ManagedPolicyArns" not in role["Properties"], stack
+        for statement in _policy_statements(synthesized, stack):
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, f"{stack}: wildcard action {action}"
+
+
+def test_sagemaker_actions_are_scoped_to_the_project(synthesized: Synthesized) -> None:
+    statements = _policy_statements(synthesized, "Pipeline")
+    sagemaker = [
+        s for s in statements if any(a.startswith("sagemaker:") for a in _as_list(s["Action"]))
+    ]
+    assert sagemaker
+    for statement in sagemaker:
+        for resource in _as_list(statement["Resource"]):
+            text = json.dumps(resource)
+            assert (
+                ":processing-job/pipelines-*" in text
+                or ":training-job/pipelines-*" in text
+                or ":model-package/churn-mlops-models/*" in text
+                or ":model-package-group/churn-mlops-models" in text
+            ), text
+
+
+def test_only_actions_without_resource_level_permissions_use_star(
+    synthesized: Synthesized,
+) -> None:
+    for stack in ("Pipeline", "Serving", "Deploy"):
+        for statement in _policy_statements(synthesized, stack):
+            if "*" in _as_list(statement["Resource"]):
+                assert set(_as_list(statement["Action"])) <= {
+                    "ecr:GetAuthorizationToken",
+                    "cloudwatch:PutMetricData",
+                }, statement
+                if statement["Action"] == "cloudwatch:PutMetricData":
+                    assert "cloudwatch:namespace" in json.dumps(statement["Condition"])
+
+
+def test_role_passes_itself_only_to_sagemaker(synthesized: Synthesized) -> None:
+    passes = [
+        s for s in _policy_statements(synthesized, "Pipeline") if s["Action"] == "iam:PassRole"
+    ]
+    assert len(passes) == 1
+    assert passes[0]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_cli_finds_pipeline_and_group_in_ssm(synthesized: Synthesized) -> None:
+    parameters = {
+        p["Properties"]["Name"]: p["Properties"]["Value"]
+        for stack in ("Storage", "Pipeline")
+        for p in synthesized.resources(stack, "AWS::SSM::Parameter").values()
+    }
+    assert parameters["/churn-mlops/pipeline-name"] == "churn-mlops-pipeline"
+    assert parameters["/churn-mlops/model-package-group"] == "churn-mlops-models"
+    assert "churn-mlops-data-" in json.dumps(parameters["/churn-mlops/data-bucket"])
+    assert "churn-mlops-artifacts-" in json.dumps(parameters["/churn-mlops/artifact-bucket"])
+    assert "/datasets/input/" in json.dumps(parameters["/churn-mlops/default-input-uri"])
+
+
+def test_model_package_group_is_named_from_settings(synthesized: Synthesized) -> None:
+    group = synthesized.one("Pipeline", "AWS::SageMaker::ModelPackageGroup")
+    assert group["Properties"]["ModelPackageGroupName"] == "churn-mlops-models"
