@@ -12,6 +12,8 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 export AWS_DEFAULT_REGION ?= us-east-1
+# uv may live in .tools/ (installed by the Makefile): cdk.json runs the app with it.
+export PATH := $(CURDIR)/$(TOOLS)/bin:$(PATH)
 export SAGEMAKER_VALIDATE_ROLE := false
 
 .PHONY: help install demo test lint typecheck unit synth bench clean

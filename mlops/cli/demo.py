@@ -58,3 +58,18 @@ def run(
             ]
         )
     )
+
+
+@app.command("stop")
+def stop(
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the embedded AWS server's address is kept.")
+    ] = Path(".mlops"),
+) -> None:
+    """Stop the embedded AWS server (its registry and S3 state are in memory and end with it)."""
+    from mlops.local_aws import stop_local_aws
+
+    stopped = stop_local_aws(state_dir)
+    typer.echo(
+        "stopped the embedded AWS server" if stopped else "no embedded AWS server was running"
+    )
