@@ -1,9 +1,114 @@
-"""`mlops models`: see the README for the workflow this group serves."""
+"""`mlops models`: the model registry on AWS or on the local server (``--local``)."""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
 import typer
+
+from mlops.cli.context import state
+from mlops.errors import UserError
 
 app = typer.Typer(
     help="The model registry (local or AWS): list, describe, approve, reject.", no_args_is_help=True
 )
+
+LocalOption = Annotated[
+    bool, typer.Option("--local", help="Use the local registry (shared local AWS server).")
+]
+GroupOption = Annotated[
+    str | None, typer.Option(help="Model package group (default: from settings).")
+]
+
+
+def _registry(ctx: typer.Context, local: bool) -> tuple[Any, str]:
+    """A SageMaker client (AWS or the local server) and the project's group name."""
+    from mlops.local_aws import client, ensure_local_aws
+
+    settings = state(ctx).settings()
+    endpoint = ensure_local_aws() if local else None
+    return client("sagemaker", endpoint_url=endpoint, region=settings.region), (
+        settings.model_package_group
+    )
+
+
+@app.command("list")
+def list_models(ctx: typer.Context, local: LocalOption = False, group: GroupOption = None) -> None:
+    """Model versions in the group, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sagemaker_pipelines.registry import RegistryError, list_packages
+
+    sagemaker, default_group = _registry(ctx, local)
+    try:
+        packages = list_packages(sagemaker, group or default_group)
+    except RegistryError as error:
+        raise UserError(str(error)) from None
+    table = Table("version", "status", "created", "arn", title=group or default_group)
+    for package in packages:
+        table.add_row(str(package.version), package.status, package.created, package.arn)
+    Console(width=200).print(table)
+
+
+@app.command("describe")
+def describe(ctx: typer.Context, arn: str, local: LocalOption = False) -> None:
+    """The package as JSON: model data, metrics, drift baselines, approval."""
+    from sagemaker_pipelines.registry import RegistryError, describe_package
+
+    sagemaker, _ = _registry(ctx, local)
+    try:
+        package = describe_package(sagemaker, arn)
+    except RegistryError as error:
+        raise UserError(str(error)) from None
+    typer.echo(json.dumps(package, indent=2, sort_keys=True, default=str))
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context,
+    arn: Annotated[str | None, typer.Argument(help="Model package ARN.")] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Approve the newest version.")] = False,
+    local: LocalOption = False,
+    group: GroupOption = None,
+    reason: Annotated[str | None, typer.Option(help="Approval description.")] = None,
+) -> None:
+    """Approve a version: the deployment picks it up."""
+    _set_status(ctx, arn, latest=latest, local=local, group=group, status="Approved", reason=reason)
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context,
+    arn: Annotated[str | None, typer.Argument(help="Model package ARN.")] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Reject the newest version.")] = False,
+    local: LocalOption = False,
+    group: GroupOption = None,
+    reason: Annotated[str | None, typer.Option(help="Why it is rejected.")] = None,
+) -> None:
+    """Reject a version."""
+    _set_status(ctx, arn, latest=latest, local=local, group=group, status="Rejected", reason=reason)
+
+
+def _set_status(
+    ctx: typer.Context,
+    arn: str | None,
+    *,
+    latest: bool,
+    local: bool,
+    group: str | None,
+    status: str,
+    reason: str | None,
+) -> None:
+    from sagemaker_pipelines.registry import RegistryError, latest_package, set_approval
+
+    if (arn is None) == (not latest):
+        raise UserError("give either a model package ARN or --latest")
+    sagemaker, default_group = _registry(ctx, local)
+    try:
+        target = arn or latest_package(sagemaker, group or default_group)
+        package = set_approval(sagemaker, target, status, reason)
+    except RegistryError as error:
+        raise UserError(str(error)) from None
+    typer.echo(f"{package.get('ModelApprovalStatus')} {target}")

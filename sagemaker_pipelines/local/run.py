@@ -1,0 +1,183 @@
+"""One local pipeline execution end to end: stage code and data, build, execute, summarise.
+
+This mirrors what happens on AWS: the CDK stack uploads the code as content-addressed assets
+and deploys the definition; an execution reads its input from S3 and writes under its own
+prefix; the registry records the package. Here S3 and the registry are the shared local moto
+server (`mlops.local_aws`), so a later CLI call (``mlops models approve``) sees what this run
+registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.local_aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
+from mlops.settings import ProjectSettings
+from sagemaker_pipelines.definition import (
+    REGISTER,
+    CodeLocations,
+    build_definition,
+)
+from sagemaker_pipelines.local.artifacts import LocalArtifacts, collect_artifacts
+from sagemaker_pipelines.local.engine import ExecutionObserver, ExecutionResult, execute
+from sagemaker_pipelines.local.handlers import LocalServices, default_handlers
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account
+SUMMARY_FILE = "summary.json"
+METRIC_NAMES = ("auc", "f1", "precision", "recall", "accuracy")
+
+
+def local_bucket(settings: ProjectSettings) -> str:
+    """The local stand-in for the CDK stack's artifact bucket."""
+    return f"{settings.project_name}-local-artifacts"
+
+
+def local_role_arn(settings: ProjectSettings) -> str:
+    """A syntactically valid role: moto records it, nothing assumes it."""
+    return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{settings.project_name}-pipeline-execution"
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """The execution's result, the local copies of its artifacts and the summary written."""
+
+    result: ExecutionResult
+    artifacts: LocalArtifacts
+    summary: dict[str, Any]
+    summary_path: Path
+
+
+def run_local_pipeline(
+    settings: ProjectSettings,
+    *,
+    data: Path | str,
+    out_dir: Path,
+    overrides: dict[str, str] | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+    observer: ExecutionObserver | None = None,
+    on_line: Callable[[str, str], None] | None = None,
+) -> LocalRun:
+    """Execute the pipeline on ``data`` (a local CSV file or an s3:// URI in local S3)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    endpoint = ensure_local_aws(state_dir)
+    s3 = client("s3", endpoint_url=endpoint, region=settings.region)
+    sagemaker = client("sagemaker", endpoint_url=endpoint, region=settings.region)
+    bucket = local_bucket(settings)
+    ensure_bucket(s3, bucket)
+    execution_id = uuid.uuid4().hex[:12]
+
+    code = upload_code(s3, bucket, out_dir / "work" / "code")
+    input_uri = upload_input(s3, bucket, data, execution_id)
+    definition = build_definition(
+        settings,
+        role_arn=local_role_arn(settings),
+        artifact_bucket=bucket,
+        default_input_uri=input_uri,
+        code=code,
+    )
+    (out_dir / "definition.json").write_text(definition)
+
+    result = execute(
+        definition,
+        handlers=default_handlers(
+            LocalServices(s3=s3, sagemaker=sagemaker, work_dir=out_dir / "work", on_line=on_line)
+        ),
+        execution_id=execution_id,
+        pipeline_name=settings.pipeline_name,
+        overrides=overrides,
+        read_json=lambda uri: read_s3_json(s3, uri),
+        observer=observer,
+        account=LOCAL_ACCOUNT,
+        region=settings.region,
+    )
+    artifacts = collect_artifacts(result, s3, out_dir)
+    summary = build_summary(result, artifacts, input_uri=input_uri)
+    summary_path = out_dir / SUMMARY_FILE
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    return LocalRun(result, artifacts, summary, summary_path)
+
+
+def upload_code(s3: Any, bucket: str, scratch: Path) -> CodeLocations:
+    """Upload the code like CDK assets: the key holds the content hash, so it is stable."""
+    from mlops.code_bundle import processing_scripts, write_sourcedir_tarball
+
+    scripts = processing_scripts()
+    tarball = write_sourcedir_tarball(scratch / "sourcedir.tar.gz")
+    return CodeLocations(
+        preprocess=_upload_content_addressed(s3, bucket, scripts["preprocess"]),
+        evaluate=_upload_content_addressed(s3, bucket, scripts["evaluate"]),
+        training_source=_upload_content_addressed(s3, bucket, tarball),
+    )
+
+
+def upload_input(s3: Any, bucket: str, data: Path | str, execution_id: str) -> str:
+    """The input prefix: an s3:// URI as given, or a local file uploaded under its own prefix."""
+    if isinstance(data, str) and data.startswith("s3://"):
+        return data
+    path = Path(data)
+    if not path.is_file():
+        raise FileNotFoundError(f"no data file at {path}")
+    key = f"input/{execution_id}/{path.name}"
+    s3.upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/input/{execution_id}/"
+
+
+def read_s3_json(s3: Any, uri: str) -> Any:
+    """Parse the JSON object at ``uri`` (property files, ``Std:JsonGet`` on S3)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return json.loads(body)
+
+
+def build_summary(
+    result: ExecutionResult, artifacts: LocalArtifacts, *, input_uri: str
+) -> dict[str, Any]:
+    """The ``summary.json`` document (see the README's local-run section)."""
+    metrics: dict[str, float] = {}
+    if artifacts.evaluation is not None:
+        report = json.loads(artifacts.evaluation.read_text())
+        section = report.get("binary_classification_metrics", {})
+        for name in METRIC_NAMES:
+            value = section.get(name, {}).get("value")
+            if isinstance(value, int | float):
+                metrics[name] = float(value)
+
+    def text(path: Path | None) -> str | None:
+        return str(path) if path is not None else None
+
+    return {
+        "status": result.status,
+        "execution_id": result.execution_id,
+        "failed_step": result.failed_step,
+        "failure_reason": result.failure_reason,
+        "input": input_uri,
+        "steps": [
+            {
+                "name": record.name,
+                "type": record.type,
+                "status": record.status,
+                "seconds": record.seconds,
+            }
+            for record in result.steps
+        ],
+        "metrics": metrics,
+        "model_package_arn": result.properties(REGISTER).get("ModelPackageArn"),
+        "model_data": text(artifacts.model_data),
+        "evaluation": text(artifacts.evaluation),
+        "baseline_statistics": text(artifacts.baseline_statistics),
+        "baseline_constraints": text(artifacts.baseline_constraints),
+        "plots": [str(path) for path in artifacts.plots],
+    }
+
+
+def _upload_content_addressed(s3: Any, bucket: str, path: Path) -> str:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    key = f"code/{digest}/{path.name}"
+    s3.upload_file(str(path), bucket, key)
+    return f"s3://{bucket}/{key}"

@@ -1,0 +1,114 @@
+"""The model registry operations behind ``mlops models`` (AWS or the local moto server).
+
+Approval is the hand-off from data scientists to deployment, so approve/reject send the whole
+state that must survive: moto's ``update_model_package`` wipes every field the request omits,
+and on AWS sending the status with its description is the documented way anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+APPROVED = "Approved"
+REJECTED = "Rejected"
+
+
+class RegistryError(LookupError):
+    """The group or package does not exist (or has no versions)."""
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    arn: str
+    version: int | None
+    status: str
+    created: str
+    auc: float | None = None
+
+
+def list_packages(sagemaker: Any, group: str) -> list[PackageSummary]:
+    """Every version in ``group``, newest first."""
+    packages: list[PackageSummary] = []
+    request: dict[str, Any] = {
+        "ModelPackageGroupName": group,
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+    }
+    try:
+        while True:
+            page = sagemaker.list_model_packages(**request)
+            for item in page.get("ModelPackageSummaryList", []):
+                packages.append(
+                    PackageSummary(
+                        arn=str(item["ModelPackageArn"]),
+                        version=item.get("ModelPackageVersion"),
+                        status=str(item.get("ModelApprovalStatus") or "Unknown"),
+                        created=str(item.get("CreationTime", "")),
+                    )
+                )
+            token = page.get("NextToken")
+            if not token:
+                break
+            request["NextToken"] = token
+    except sagemaker.exceptions.ClientError as error:
+        raise RegistryError(f"cannot list model group {group}: {_message(error)}") from None
+    packages.sort(key=lambda package: package.version or 0, reverse=True)
+    return packages
+
+
+def describe_package(sagemaker: Any, arn: str) -> dict[str, Any]:
+    """The full ``describe_model_package`` response, without the HTTP metadata."""
+    try:
+        response = dict(sagemaker.describe_model_package(ModelPackageName=arn))
+    except sagemaker.exceptions.ClientError as error:
+        raise RegistryError(f"no model package {arn}: {_message(error)}") from None
+    response.pop("ResponseMetadata", None)
+    return response
+
+
+def latest_package(sagemaker: Any, group: str) -> str:
+    """ARN of the newest version in ``group``."""
+    packages = list_packages(sagemaker, group)
+    if not packages:
+        raise RegistryError(f"model group {group} has no model packages yet")
+    return packages[0].arn
+
+
+def set_approval(
+    sagemaker: Any, arn: str, status: str, description: str | None = None
+) -> dict[str, Any]:
+    """Approve or reject ``arn``; returns the package as described afterwards.
+
+    The request carries the status and its description, and the check afterwards makes sure
+    the fields a deployment reads (model data, metrics, baselines) are still there.
+    """
+    before = describe_package(sagemaker, arn)
+    request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+    if description:
+        request["ApprovalDescription"] = description
+    # moto's update wipes omitted fields: send back the metadata the package had.
+    if before.get("CustomerMetadataProperties"):
+        request["CustomerMetadataProperties"] = before["CustomerMetadataProperties"]
+    sagemaker.update_model_package(**request)
+    after = describe_package(sagemaker, arn)
+    lost = [key for key in _KEPT_FIELDS if key in before and key not in after]
+    if lost:
+        raise RegistryError(
+            f"updating {arn} dropped {', '.join(lost)}; the registry is inconsistent"
+        )
+    return after
+
+
+_KEPT_FIELDS = ("InferenceSpecification", "ModelMetrics", "DriftCheckBaselines")
+
+
+def evaluation_uri(package: dict[str, Any]) -> str | None:
+    """The evaluation report URI recorded as the package's model-quality statistics."""
+    statistics = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
+    uri = statistics.get("S3Uri")
+    return str(uri) if uri else None
+
+
+def _message(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Message") or error)

@@ -1,0 +1,215 @@
+"""The SDK-built definition: offline, deterministic, placeholder-safe, and the designed shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mlops.settings import ProjectSettings, load_settings
+from sagemaker_pipelines.definition import AUC_PATH
+from tests.pipeline.conftest import (
+    PLACEHOLDERS,
+    OfflineBuilds,
+    all_steps,
+    build_with_placeholders,
+)
+
+
+def test_build_makes_no_network_attempt_and_needs_no_credentials(
+    offline_builds: OfflineBuilds,
+) -> None:
+    assert offline_builds.network.attempts == []
+    assert all(value is None for value in offline_builds.credentials_seen.values())
+    assert json.loads(offline_builds.first)["Version"] == "2020-12-01"
+
+
+def test_two_builds_are_byte_identical(offline_builds: OfflineBuilds) -> None:
+    assert offline_builds.first == offline_builds.second
+
+
+def test_placeholder_strings_appear_verbatim(offline_builds: OfflineBuilds) -> None:
+    for name, placeholder in PLACEHOLDERS.items():
+        assert json.dumps(placeholder)[1:-1] in offline_builds.first, name
+
+
+def test_steps_have_the_designed_names_and_types(definition: dict[str, Any]) -> None:
+    steps = {name: step["Type"] for name, step in all_steps(definition).items()}
+    assert steps == {
+        "Preprocess": "Processing",
+        "DataQualityBaseline": "QualityCheck",
+        "Train": "Training",
+        "Evaluate": "Processing",
+        "CheckMetric": "Condition",
+        "Register": "RegisterModel",
+        "AucBelowThreshold": "Fail",
+    }
+
+
+def test_parameter_defaults_come_from_settings(
+    definition: dict[str, Any], settings: ProjectSettings
+) -> None:
+    parameters = {
+        item["Name"]: (item["Type"], item["DefaultValue"]) for item in definition["Parameters"]
+    }
+    hp = settings.hyperparameters
+    assert parameters == {
+        "InputDataUrl": ("String", PLACEHOLDERS["default_input_uri"]),
+        "ProcessingInstanceType": ("String", settings.instances.processing_type),
+        "ProcessingInstanceCount": ("Integer", settings.instances.processing_count),
+        "TrainingInstanceType": ("String", settings.instances.training_type),
+        "TrainingInstanceCount": ("Integer", settings.instances.training_count),
+        "MaxDepth": ("Integer", hp.max_depth),
+        "Eta": ("Float", hp.eta),
+        "NumRound": ("Integer", hp.num_round),
+        "Subsample": ("Float", hp.subsample),
+        "ColsampleBytree": ("Float", hp.colsample_bytree),
+        "MinChildWeight": ("Float", hp.min_child_weight),
+        "EarlyStoppingRounds": ("Integer", hp.early_stopping_rounds),
+        "AucThreshold": ("Float", settings.metric_threshold),
+        "ModelApprovalStatus": ("String", "PendingManualApproval"),
+    }
+
+
+def _joins(value: Any) -> list[list[Any]]:
+    found: list[list[Any]] = []
+    if isinstance(value, dict):
+        if "Std:Join" in value:
+            found.append(value["Std:Join"]["Values"])
+        for item in value.values():
+            found += _joins(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += _joins(item)
+    return found
+
+
+def test_every_step_output_is_under_the_execution_prefix(definition: dict[str, Any]) -> None:
+    steps = all_steps(definition)
+    outputs = [
+        output["S3Output"]["S3Uri"]
+        for name in ("Preprocess", "DataQualityBaseline", "Evaluate")
+        for output in steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    ]
+    outputs.append(steps["Train"]["Arguments"]["OutputDataConfig"]["S3OutputPath"])
+    assert len(outputs) == 8
+    for uri in outputs:
+        (values,) = _joins(uri)
+        assert values[:2] == ["s3:/", PLACEHOLDERS["artifact_bucket"]]
+        assert {"Get": "Execution.PipelineExecutionId"} in values
+
+
+def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> None:
+    settings = load_settings(
+        {
+            "dataset": {
+                "target": "label",
+                "positive_label": "1",
+                "drop_columns": "id,ts",
+                "categorical": "plan",
+            }
+        }
+    )
+    steps = all_steps(json.loads(build_with_placeholders(settings)))
+    arguments = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments == [
+        "--target",
+        "label",
+        "--positive-label",
+        "1",
+        "--drop-columns",
+        "id,ts",
+        "--categorical",
+        "plan",
+    ]
+
+
+def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) -> None:
+    train = all_steps(definition)["Train"]["Arguments"]
+    hyperparameters = train["HyperParameters"]
+    assert hyperparameters["sagemaker_program"] == "train.py"
+    assert hyperparameters["sagemaker_submit_directory"] == PLACEHOLDERS["training_source"]
+    assert hyperparameters["max_depth"] == {"Get": "Parameters.MaxDepth"}
+    assert train["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-xgboost:3.2-0")
+    assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["train", "validation", "spec"]
+
+
+def test_condition_compares_evaluation_auc_with_the_threshold_parameter(
+    definition: dict[str, Any],
+) -> None:
+    (condition,) = all_steps(definition)["CheckMetric"]["Arguments"]["Conditions"]
+    assert condition == {
+        "Type": "GreaterThanOrEqualTo",
+        "LeftValue": {
+            "Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                "Path": AUC_PATH,
+            }
+        },
+        "RightValue": {"Get": "Parameters.AucThreshold"},
+    }
+
+
+def test_register_records_metrics_baselines_and_the_approval_parameter(
+    definition: dict[str, Any],
+) -> None:
+    register = all_steps(definition)["Register"]["Arguments"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelPackageGroupName"] == load_settings().model_package_group
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Statistics"]["S3Uri"] == {
+        "Get": "Steps.DataQualityBaseline.CalculatedBaselineStatistics"
+    }
+    assert drift["Constraints"]["S3Uri"] == {
+        "Get": "Steps.DataQualityBaseline.CalculatedBaselineConstraints"
+    }
+    quality = register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert quality["Std:Join"]["Values"][-1] == "evaluation.json"
+    (container,) = register["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+def test_fail_message_states_metric_and_threshold(definition: dict[str, Any]) -> None:
+    message = all_steps(definition)["AucBelowThreshold"]["Arguments"]["ErrorMessage"]
+    values = message["Std:Join"]["Values"]
+    assert {"Get": "Parameters.AucThreshold"} in values
+    assert any("Std:JsonGet" in value for value in values if isinstance(value, dict))
+
+
+def test_processing_entry_point_is_the_code_uris_last_segment(definition: dict[str, Any]) -> None:
+    steps = all_steps(definition)
+    for name, uri in (
+        ("Preprocess", PLACEHOLDERS["preprocess"]),
+        ("Evaluate", PLACEHOLDERS["evaluate"]),
+    ):
+        arguments = steps[name]["Arguments"]
+        entry = arguments["AppSpecification"]["ContainerEntrypoint"]
+        assert entry == ["python3", "/opt/ml/processing/input/code/" + uri.rsplit("/", 1)[-1]]
+        code = [i for i in arguments["ProcessingInputs"] if i["InputName"] == "code"]
+        assert code[0]["S3Input"]["S3Uri"] == uri
+
+
+def test_cli_definition_prints_the_json_with_the_given_role_and_bucket() -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "pipeline",
+            "definition",
+            "--pretty",
+            "--role-arn",
+            "arn:aws:iam::210987654321:role/x",
+            "--bucket",
+            "team-artifacts",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (
+        all_steps(document)["Train"]["Arguments"]["RoleArn"] == "arn:aws:iam::210987654321:role/x"
+    )
+    assert "team-artifacts" in result.stdout
+    assert result.stdout.startswith("{\n")
