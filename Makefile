@@ -38,7 +38,7 @@ lint: install
 	$(RUN) mypy
 
 unit: install
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadscope
 
 test: lint unit
 

@@ -28,11 +28,28 @@ class Placeholders:
     role_arn: str = "arn:aws:iam::111111111111:role/mlops-placeholder-role"
     artifact_bucket: str = "mlops-placeholder-artifact-bucket"
     data_bucket: str = "mlops-placeholder-data-bucket"
-    preprocess: str = "s3://mlops-placeholder-code/preprocess.py"
-    evaluate: str = "s3://mlops-placeholder-code/evaluate.py"
-    training_source: str = "s3://mlops-placeholder-code/sourcedir.tar.gz"
+    # Code URIs are bucket + key placeholders replaced separately: a processing job stages its
+    # script as /opt/ml/processing/input/code/<last key segment> and the SDK makes that path
+    # the entry point, so the key placeholder must become the asset's real key
+    # (``<hash>.py``) in the entry point too, not only in the input URI.
+    code_bucket: str = "mlops-placeholder-code-bucket"
+    preprocess_key: str = "mlops-placeholder-preprocess-key.py"
+    evaluate_key: str = "mlops-placeholder-evaluate-key.py"
+    training_source_key: str = "mlops-placeholder-sourcedir-key.tar.gz"
 
     MARKER = "mlops-placeholder"
+
+    @property
+    def preprocess(self) -> str:
+        return f"s3://{self.code_bucket}/{self.preprocess_key}"
+
+    @property
+    def evaluate(self) -> str:
+        return f"s3://{self.code_bucket}/{self.evaluate_key}"
+
+    @property
+    def training_source(self) -> str:
+        return f"s3://{self.code_bucket}/{self.training_source_key}"
 
 
 PLACEHOLDERS = Placeholders()

@@ -95,11 +95,13 @@ class PipelineStack(Stack):
                 "RoleArn": (PLACEHOLDERS.role_arn, self.role.role_arn),
                 "ArtifactBucket": (PLACEHOLDERS.artifact_bucket, storage.artifact_bucket),
                 "DataBucket": (PLACEHOLDERS.data_bucket, storage.data_bucket),
-                "PreprocessCode": (PLACEHOLDERS.preprocess, code.preprocess.s3_object_url),
-                "EvaluateCode": (PLACEHOLDERS.evaluate, code.evaluate.s3_object_url),
-                "TrainingSource": (
-                    PLACEHOLDERS.training_source,
-                    code.training_source.s3_object_url,
+                # All three assets live in the bootstrap asset bucket; keys are <hash>.<ext>.
+                "CodeBucket": (PLACEHOLDERS.code_bucket, code.preprocess.s3_bucket_name),
+                "PreprocessKey": (PLACEHOLDERS.preprocess_key, code.preprocess.s3_object_key),
+                "EvaluateKey": (PLACEHOLDERS.evaluate_key, code.evaluate.s3_object_key),
+                "TrainingSourceKey": (
+                    PLACEHOLDERS.training_source_key,
+                    code.training_source.s3_object_key,
                 ),
             },
         )

@@ -36,22 +36,41 @@ def test_pipeline_body_is_the_built_definition_with_cloudformation_values(
     role_id = next(iter(synthesized.resources("Pipeline", "AWS::IAM::Role")))
     assert variables["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
     assert "churn-mlops-artifacts-" in json.dumps(variables["ArtifactBucket"])
-    for code in ("PreprocessCode", "EvaluateCode", "TrainingSource"):
-        assert "cdk-hnb659fds-assets-" in json.dumps(variables[code])
+    assert "cdk-hnb659fds-assets-" in json.dumps(variables["CodeBucket"])
+    for key in ("PreprocessKey", "EvaluateKey", "TrainingSourceKey"):
+        assert re.fullmatch(r"[0-9a-f]{64}\.(py|gz)", variables[key]), variables[key]
     # Substituting the placeholders back gives exactly the JSON build_definition returned.
     restored = body
     for name, placeholder in {
         "RoleArn": PLACEHOLDERS.role_arn,
         "ArtifactBucket": PLACEHOLDERS.artifact_bucket,
         "DataBucket": PLACEHOLDERS.data_bucket,
-        "PreprocessCode": PLACEHOLDERS.preprocess,
-        "EvaluateCode": PLACEHOLDERS.evaluate,
-        "TrainingSource": PLACEHOLDERS.training_source,
+        "CodeBucket": PLACEHOLDERS.code_bucket,
+        "PreprocessKey": PLACEHOLDERS.preprocess_key,
+        "EvaluateKey": PLACEHOLDERS.evaluate_key,
+        "TrainingSourceKey": PLACEHOLDERS.training_source_key,
     }.items():
         restored = restored.replace("${" + name + "}", placeholder)
     assert restored.replace("${!", "${") == synth_inputs_default.definition
     assert pipeline["Properties"]["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
     assert pipeline["Properties"]["PipelineName"] == "churn-mlops-pipeline"
+
+
+def test_processing_entry_points_name_the_staged_asset_objects(synthesized: Synthesized) -> None:
+    """SageMaker stages a processing job's code as input/code/<object key basename>: the
+    entry point must name the deployed asset key, not the local file name."""
+    pipeline = synthesized.one("Pipeline", "AWS::SageMaker::Pipeline")
+    body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"][
+        "Fn::Sub"
+    ]
+    steps = {step["Name"]: step for step in json.loads(body.replace("${!", "${"))["Steps"]}
+    for step_name, key in (("Preprocess", "PreprocessKey"), ("Evaluate", "EvaluateKey")):
+        arguments = steps[step_name]["Arguments"]
+        entry = arguments["AppSpecification"]["ContainerEntrypoint"]
+        assert entry[-1] == "/opt/ml/processing/input/code/${" + key + "}"
+        code_input = next(i for i in arguments["ProcessingInputs"] if i["InputName"] == "code")
+        assert code_input["S3Input"]["S3Uri"] == "s3://${CodeBucket}/${" + key + "}"
+        assert code_input["S3Input"]["LocalPath"] == "/opt/ml/processing/input/code"
 
 
 def test_code_assets_are_content_addressed_files(synthesized: Synthesized) -> None:
@@ -76,8 +95,8 @@ def test_literal_dollar_braces_survive_fn_sub() -> None:
 def test_an_altered_placeholder_fails_the_synth() -> None:
     with pytest.raises(DefinitionError, match="altered placeholder"):
         substitute_placeholders(
-            '{"code": "s3://mlops-placeholder-code/other.py"}',
-            {"PreprocessCode": (PLACEHOLDERS.preprocess, "s3://b/k")},
+            '{"code": "s3://mlops-placeholder-code-bucket/other.py"}',
+            {"PreprocessKey": (PLACEHOLDERS.preprocess_key, "k.py")},
         )
 
 
