@@ -17,7 +17,9 @@ def main(argv: list[str]) -> int:
     names = [name for name in argv if not name.startswith("-")] or list(BENCHMARKS)
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr
+        )
         return 2
     for name in names:
         print(f"\n=== benchmarks.{name} ===", flush=True)

@@ -60,7 +60,7 @@ def test_processing_entry_points_name_the_staged_asset_objects(synthesized: Synt
     """SageMaker stages a processing job's code as input/code/<object key basename>: the
     entry point must name the deployed asset key, not the local file name."""
     pipeline = synthesized.one("Pipeline", "AWS::SageMaker::Pipeline")
-    body, variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"][
+    body, _variables = pipeline["Properties"]["PipelineDefinition"]["PipelineDefinitionBody"][
         "Fn::Sub"
     ]
     steps = {step["Name"]: step for step in json.loads(body.replace("${!", "${"))["Steps"]}
