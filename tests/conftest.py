@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,26 @@ def model_monitor_fixtures() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared fixtures missing at {path}: CI must lay shared/ beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def moto_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A moto server in its own process on 127.0.0.1, shared by a test session.
+
+    Not a ThreadedMotoServer: moto's backends are process-global, and any in-process
+    ``mock_aws()`` block of another test module resets them on exit, which would wipe a
+    session-long in-process server's buckets in the middle of a run.
+    """
+    from mlops.local_aws import ensure_local_aws, stop_local_aws
+
+    state_dir = tmp_path_factory.mktemp("moto-server")
+    pointed = os.environ.pop("MLOPS_LOCAL_AWS_URL", None)  # start our own, not a pointed-at one
+    try:
+        url = ensure_local_aws(state_dir)
+    finally:
+        if pointed is not None:
+            os.environ["MLOPS_LOCAL_AWS_URL"] = pointed
+    try:
+        yield url
+    finally:
+        stop_local_aws(state_dir)

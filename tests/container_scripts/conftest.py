@@ -9,13 +9,11 @@ the model.tar.gz from the S3 URI training returned. Each step pays the ML import
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from mlops import code_bundle
 from mlops.datagen import write_csv
@@ -58,14 +56,10 @@ class Chain:
 
 
 @pytest.fixture(scope="session")
-def s3_client() -> Iterator[Any]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    s3 = client("s3", endpoint_url=f"http://{host}:{port}")
+def s3_client(moto_server_url: str) -> Any:
+    s3 = client("s3", endpoint_url=moto_server_url)
     ensure_bucket(s3, BUCKET)
-    yield s3
-    server.stop()
+    return s3
 
 
 @pytest.fixture(scope="session")

@@ -127,17 +127,9 @@ def all_steps(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def local_aws_server() -> Iterator[str]:
-    """A moto server on 127.0.0.1 for the executor and CLI-subprocess tests."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def local_aws_server(moto_server_url: str) -> str:
+    """A moto server on 127.0.0.1 (its own process) for the executor and CLI-subprocess tests."""
+    return moto_server_url
 
 
 @pytest.fixture(scope="module")
