@@ -255,7 +255,11 @@ def _plot(
     figure, axes = plt.subplots(figsize=(4, 4))
     axes.imshow(matrix, cmap="Blues")
     for (row, col), count in np.ndenumerate(matrix):
-        axes.text(col, row, str(count), ha="center", va="center")
+        # White on the dark cells, black on the light ones: every count stays readable.
+        dark = count > matrix.max() / 2
+        axes.text(
+            col, row, str(count), ha="center", va="center", color="white" if dark else "black"
+        )
     axes.set(
         xticks=[0, 1], yticks=[0, 1], xlabel="Predicted", ylabel="Actual", title="Confusion matrix"
     )
