@@ -73,6 +73,7 @@ def synth_inputs(settings: ProjectSettings, *, build_dir: Path = BUILD_DIR) -> S
             evaluate=PLACEHOLDERS.evaluate,
             training_source=PLACEHOLDERS.training_source,
         ),
+        kms_key_arn=PLACEHOLDERS.kms_key_arn,
     )
     return SynthInputs(
         definition=definition,

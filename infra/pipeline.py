@@ -28,6 +28,7 @@ class Placeholders:
     role_arn: str = "arn:aws:iam::111111111111:role/mlops-placeholder-role"
     artifact_bucket: str = "mlops-placeholder-artifact-bucket"
     data_bucket: str = "mlops-placeholder-data-bucket"
+    kms_key_arn: str = "arn:aws:kms:us-east-1:111111111111:key/mlops-placeholder-kms-key"
     # Code URIs are bucket + key placeholders replaced separately: a processing job stages its
     # script as /opt/ml/processing/input/code/<last key segment> and the SDK makes that path
     # the entry point, so the key placeholder must become the asset's real key

@@ -61,8 +61,13 @@ def build_definition(
     artifact_bucket: str,
     default_input_uri: str,
     code: CodeLocations,
+    kms_key_arn: str | None = None,
 ) -> str:
     """Pipeline definition JSON (deterministic, offline).
+
+    With ``kms_key_arn`` every job encrypts its ML storage volume and its S3 outputs with that
+    key (the local executor passes none: moto has nothing to encrypt with). Every job runs
+    network-isolated: the containers get their inputs and code staged by SageMaker.
 
     Every argument may be an opaque placeholder (a CDK token such as ``${Token[TOKEN.12]}``):
     each lands verbatim in the JSON for the caller to substitute. One derived value: a
@@ -77,13 +82,30 @@ def build_definition(
             artifact_bucket=artifact_bucket,
             default_input_uri=default_input_uri,
             code=stand_ins.code,
+            kms_key_arn=kms_key_arn,
         )
         document = json.loads(pipeline.definition())
+    _isolate_quality_check(document)
     document = stand_ins.restore(document)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
+def _isolate_quality_check(document: dict[str, Any]) -> None:
+    """Network isolation for the QualityCheck job, set in the document.
+
+    SDK 3.27 cannot serialise a ``NetworkConfig`` handed to ``CheckJobConfig`` (its object
+    reaches ``json.dumps`` unconverted), so the step's processing request gets the same
+    ``NetworkConfig`` the other processing steps carry, here.
+    """
+    for step in document["Steps"]:
+        if step["Name"] == DATA_QUALITY:
+            step["Arguments"]["NetworkConfig"] = {"EnableNetworkIsolation": True}
+
+
 _CONTAINER_CODE_DIR = f"{_PROCESSING}/input/code/"
+# A training channel's files land in /opt/ml/input/data/<channel>/<object key basename>.
+_TRAINING_CODE_DIR = "/opt/ml/input/data/code/"
+_STAND_IN_SOURCEDIR = "mlops-stand-in-sourcedir.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -111,19 +133,25 @@ class _StandIns:
         role = "arn:aws:iam::000000000000:role/mlops-stand-in-role"
         names = {"preprocess": code.preprocess, "evaluate": code.evaluate}
         stand_in_code = {name: f"s3://mlops-stand-in-code/mlops-stand-in-{name}" for name in names}
-        training = "s3://mlops-stand-in-code/mlops-stand-in-sourcedir.tar.gz"
+        training = f"s3://mlops-stand-in-code/{_STAND_IN_SOURCEDIR}"
         swaps = (
             (role, role_arn),
             *((stand_in_code[name], uri) for name, uri in names.items()),
             (training, code.training_source),
         )
-        entry_swaps = tuple(
+        processing_entries = tuple(
             (
                 _CONTAINER_CODE_DIR + stand_in_code[name].rsplit("/", 1)[-1],
                 _CONTAINER_CODE_DIR + uri.rsplit("/", 1)[-1],
             )
             for name, uri in names.items()
         )
+        # sagemaker_submit_directory names the code channel's file inside the container.
+        training_entry = (
+            _TRAINING_CODE_DIR + _STAND_IN_SOURCEDIR,
+            _TRAINING_CODE_DIR + code.training_source.rsplit("/", 1)[-1],
+        )
+        entry_swaps = (*processing_entries, training_entry)
         return cls(
             role_arn=role,
             code=CodeLocations(
@@ -225,6 +253,7 @@ def _build_pipeline(
     artifact_bucket: str,
     default_input_uri: str,
     code: CodeLocations,
+    kms_key_arn: str | None,
 ) -> Any:
     """The SDK objects; kept apart from `build_definition` so the import stays lazy."""
     import boto3
@@ -232,6 +261,7 @@ def _build_pipeline(
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.core.model_monitor import DatasetFormat
+    from sagemaker.core.network import NetworkConfig
     from sagemaker.core.processing import ScriptProcessor
     from sagemaker.core.shapes import (
         ProcessingInput,
@@ -239,7 +269,12 @@ def _build_pipeline(
         ProcessingS3Input,
         ProcessingS3Output,
     )
-    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.core.training.configs import (
+        Compute,
+        InputData,
+        Networking,
+        OutputDataConfig,
+    )
     from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
     from sagemaker.core.workflow.execution_variables import ExecutionVariables
     from sagemaker.core.workflow.functions import Join, JsonGet
@@ -344,6 +379,9 @@ def _build_pipeline(
         instance_count=processing_count,
         base_job_name=f"{settings.project_name}-preprocess",
         sagemaker_session=session,
+        volume_kms_key=kms_key_arn,
+        output_kms_key=kms_key_arn,
+        network_config=NetworkConfig(enable_network_isolation=True),
     )
     preprocess = ProcessingStep(
         name=PREPROCESS,
@@ -385,6 +423,8 @@ def _build_pipeline(
         instance_type=processing_type,
         base_job_name=f"{settings.project_name}-data-quality",
         sagemaker_session=session,
+        volume_kms_key=kms_key_arn,
+        output_kms_key=kms_key_arn,
     )
     data_quality = QualityCheckStep(
         name=DATA_QUALITY,
@@ -407,12 +447,18 @@ def _build_pipeline(
         role=role_arn,
         sagemaker_session=session,
         base_job_name=f"{settings.project_name}-train",
-        compute=Compute(instance_type=training_type, instance_count=training_count),
+        compute=Compute(
+            instance_type=training_type,
+            instance_count=training_count,
+            volume_kms_key_id=kms_key_arn,
+        ),
+        networking=Networking(enable_network_isolation=True),
         hyperparameters={
-            # The XGBoost container's own script mode: it downloads the source tarball and
-            # runs train.py, so the SDK uploads nothing and the definition stays deterministic.
+            # The XGBoost container's own script mode, network-isolated: the source tarball
+            # arrives as the `code` channel and the container unpacks it from there and runs
+            # train.py, so the SDK uploads nothing and the definition stays deterministic.
             "sagemaker_program": "train.py",
-            "sagemaker_submit_directory": code.training_source,
+            "sagemaker_submit_directory": _TRAINING_CODE_DIR + _STAND_IN_SOURCEDIR,
             "max_depth": max_depth,
             "eta": eta,
             "num_round": num_round,
@@ -425,10 +471,15 @@ def _build_pipeline(
             "prediction_threshold": str(settings.prediction_threshold),
         },
         input_data_config=[
-            InputData(channel_name=name, data_source=preprocess_output(name))
-            for name in ("train", "validation", "spec")
+            *(
+                InputData(channel_name=name, data_source=preprocess_output(name))
+                for name in ("train", "validation", "spec")
+            ),
+            InputData(channel_name="code", data_source=code.training_source),
         ],
-        output_data_config=OutputDataConfig(s3_output_path=execution_uri("train")),
+        output_data_config=OutputDataConfig(
+            s3_output_path=execution_uri("train"), kms_key_id=kms_key_arn
+        ),
     )
     train = TrainingStep(name=TRAIN, step_args=trainer.train())
     model_artifact = train.properties.ModelArtifacts.S3ModelArtifacts
@@ -445,6 +496,9 @@ def _build_pipeline(
         instance_count=1,
         base_job_name=f"{settings.project_name}-evaluate",
         sagemaker_session=session,
+        volume_kms_key=kms_key_arn,
+        output_kms_key=kms_key_arn,
+        network_config=NetworkConfig(enable_network_isolation=True),
     )
     evaluate = ProcessingStep(
         name=EVALUATE,

@@ -87,6 +87,15 @@ class PipelineStack(Stack):
         storage.grant_write(self.role, storage.artifact_bucket)
         code = PipelineCode(self, "Code", files=code_files)
         code.grant_read(self.role)
+        # The jobs' ML storage volumes and S3 outputs are encrypted with the project key:
+        # SageMaker creates a grant for the volume on the job's behalf.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[storage.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
 
         default_input_uri = f"s3://{storage.data_bucket}/{DATASET_PREFIX}/"
         body, variables = substitute_placeholders(
@@ -95,6 +104,7 @@ class PipelineStack(Stack):
                 "RoleArn": (PLACEHOLDERS.role_arn, self.role.role_arn),
                 "ArtifactBucket": (PLACEHOLDERS.artifact_bucket, storage.artifact_bucket),
                 "DataBucket": (PLACEHOLDERS.data_bucket, storage.data_bucket),
+                "KmsKeyArn": (PLACEHOLDERS.kms_key_arn, storage.key_arn),
                 # All three assets live in the bootstrap asset bucket; keys are <hash>.<ext>.
                 "CodeBucket": (PLACEHOLDERS.code_bucket, code.preprocess.s3_bucket_name),
                 "PreprocessKey": (PLACEHOLDERS.preprocess_key, code.preprocess.s3_object_key),

@@ -45,6 +45,7 @@ def test_pipeline_body_is_the_built_definition_with_cloudformation_values(
         "RoleArn": PLACEHOLDERS.role_arn,
         "ArtifactBucket": PLACEHOLDERS.artifact_bucket,
         "DataBucket": PLACEHOLDERS.data_bucket,
+        "KmsKeyArn": PLACEHOLDERS.kms_key_arn,
         "CodeBucket": PLACEHOLDERS.code_bucket,
         "PreprocessKey": PLACEHOLDERS.preprocess_key,
         "EvaluateKey": PLACEHOLDERS.evaluate_key,
@@ -71,6 +72,13 @@ def test_processing_entry_points_name_the_staged_asset_objects(synthesized: Synt
         code_input = next(i for i in arguments["ProcessingInputs"] if i["InputName"] == "code")
         assert code_input["S3Input"]["S3Uri"] == "s3://${CodeBucket}/${" + key + "}"
         assert code_input["S3Input"]["LocalPath"] == "/opt/ml/processing/input/code"
+    # Network-isolated training: the source tarball is the `code` channel, unpacked from there.
+    train = steps["Train"]["Arguments"]
+    assert (
+        train["HyperParameters"]["sagemaker_submit_directory"]
+        == "/opt/ml/input/data/code/${TrainingSourceKey}"
+    )
+    assert train["EnableNetworkIsolation"] is True
 
 
 def test_code_assets_are_content_addressed_files(synthesized: Synthesized) -> None:

@@ -127,10 +127,18 @@ def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) 
     train = all_steps(definition)["Train"]["Arguments"]
     hyperparameters = train["HyperParameters"]
     assert hyperparameters["sagemaker_program"] == "train.py"
-    assert hyperparameters["sagemaker_submit_directory"] == PLACEHOLDERS["training_source"]
+    # Network-isolated script mode: the tarball arrives as the `code` channel.
+    sourcedir_name = PLACEHOLDERS["training_source"].rsplit("/", 1)[-1]
+    assert (
+        hyperparameters["sagemaker_submit_directory"] == f"/opt/ml/input/data/code/{sourcedir_name}"
+    )
     assert hyperparameters["max_depth"] == {"Get": "Parameters.MaxDepth"}
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-xgboost:3.2-0")
-    assert [c["ChannelName"] for c in train["InputDataConfig"]] == ["train", "validation", "spec"]
+    channels = {c["ChannelName"]: c for c in train["InputDataConfig"]}
+    assert list(channels) == ["train", "validation", "spec", "code"]
+    assert (
+        channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == PLACEHOLDERS["training_source"]
+    )
 
 
 def test_condition_compares_evaluation_auc_with_the_threshold_parameter(

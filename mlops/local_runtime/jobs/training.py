@@ -40,6 +40,7 @@ from mlops.local_runtime.jobs.staging import (
 CURRENT_HOST = "algo-1"
 PROGRAM_HP = "sagemaker_program"
 SUBMIT_DIRECTORY_HP = "sagemaker_submit_directory"
+CONTAINER_ROOT = "/opt/ml/"
 _FAILURE_MAX_CHARS = 1024  # SageMaker truncates FailureReason to 1024 characters
 
 
@@ -90,9 +91,11 @@ def run_training_job(
     root = fresh_job_root(spec.work_dir, spec.name)
     dirs = _make_layout(root, spec.channels)
     try:
-        entry = _stage_code(spec, dirs["code"], root / "download", s3_client)
         for channel, location in spec.channels.items():
             stage_in(location, dirs["input_data"] / channel, s3_client)
+        # After the channels: with network isolation the source tarball arrives as a channel
+        # and sagemaker_submit_directory names its path inside the container.
+        entry = _stage_code(spec, dirs["code"], root / "download", s3_client, root)
     except (FileNotFoundError, ValueError) as error:
         raise JobFailed(spec.name, f"ClientError: {error}") from error
 
@@ -157,10 +160,14 @@ def _make_layout(root: Path, channels: Mapping[str, Location]) -> dict[str, Path
     return dirs
 
 
-def _stage_code(spec: TrainingJobSpec, code_dir: Path, download: Path, s3: Any) -> Path:
+def _stage_code(spec: TrainingJobSpec, code_dir: Path, download: Path, s3: Any, root: Path) -> Path:
     source = spec.source_dir
     if source is None:
         source = _decoded(spec.hyperparameters.get(SUBMIT_DIRECTORY_HP))
+        if source is not None and str(source).startswith(CONTAINER_ROOT):
+            # A path inside the container (e.g. /opt/ml/input/data/code/sourcedir.tar.gz):
+            # the same path under this job's staged root.
+            source = str(root / str(source)[len(CONTAINER_ROOT) :])
     entry_point = spec.entry_point or _decoded(spec.hyperparameters.get(PROGRAM_HP))
     if not source or not entry_point:
         raise ValueError(
