@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("serving", "monitoring", "pipeline")
+BENCHMARKS = ("serving", "monitoring", "pipeline", "load")
 
 
 def main(argv: list[str]) -> int:

@@ -271,6 +271,8 @@ def _parse_json(text: str) -> list[Any]:
         raise BadRequestError(
             f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
+    except (RecursionError, ValueError) as error:  # nesting too deep, a number too long
+        raise BadRequestError(f"invalid JSON: {_unparsable(error)}") from None
     if isinstance(document, dict):
         if "instances" not in document:
             raise BadRequestError(
@@ -291,6 +293,13 @@ def _parse_json(text: str) -> list[Any]:
     return document
 
 
+def _unparsable(error: Exception) -> str:
+    """What the JSON parser could not hold, for documents that are syntactically valid."""
+    if isinstance(error, RecursionError):
+        return "arrays or objects nested too deeply"
+    return str(error).split(";", 1)[0]  # "Exceeds the limit (4300 digits) for integer …"
+
+
 def _parse_jsonlines(text: str) -> list[Any]:
     items: list[Any] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -300,6 +309,8 @@ def _parse_jsonlines(text: str) -> list[Any]:
             item = json.loads(line)
         except json.JSONDecodeError as error:
             raise BadRequestError(f"invalid JSON on line {number}: {error.msg}") from None
+        except (RecursionError, ValueError) as error:  # nesting too deep, a number too long
+            raise BadRequestError(f"invalid JSON on line {number}: {_unparsable(error)}") from None
         if not isinstance(item, dict | list):
             raise BadRequestError(
                 f"line {number}: expected an object or an array, got {type(item).__name__}"

@@ -54,9 +54,11 @@ def client(service: str, *, endpoint_url: str | None, region: str = "us-east-1")
 
 
 def is_serving(endpoint_url: str) -> bool:
-    """True when a moto server answers at ``endpoint_url``."""
+    """True when a moto server answers at ``endpoint_url`` (an http(s) URL, nothing else)."""
+    if not endpoint_url.startswith(("http://", "https://")):
+        return False  # e.g. MLOPS_LOCAL_AWS_URL=file:///… must not be opened
     try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=2) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=2) as response:  # noqa: S310  # nosec B310 - http(s) only, checked above
             return bool(response.status == 200)
     except OSError:
         return False

@@ -29,6 +29,7 @@ from sagemaker_pipelines.parameters import resolve_parameters
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
 NOT_EXECUTED = "NotExecuted"
+STOPPED = "Stopped"
 
 
 class StepFailed(Exception):  # noqa: N818 - named like SageMaker's step status, as JobFailed
@@ -37,6 +38,18 @@ class StepFailed(Exception):  # noqa: N818 - named like SageMaker's step status,
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ExecutionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a step: ``result`` records the execution as Stopped at that step.
+
+    Still a KeyboardInterrupt, so the interrupt keeps propagating; callers that want to
+    record the outcome (``run_local_pipeline`` writes summary.json) catch it first.
+    """
+
+    def __init__(self, result: ExecutionResult) -> None:
+        super().__init__(f"interrupted at step {result.failed_step}")
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,13 @@ def execute(
         except Exception as error:  # a handler bug or an AWS error: still a failed step
             record.status = FAILED
             record.failure_reason = f"{type(error).__name__}: {error}"
+        except KeyboardInterrupt:  # Ctrl-C: the job runtime has already killed the job
+            record.status, record.failure_reason = STOPPED, "interrupted (Ctrl-C)"
+            record.seconds = round(time.perf_counter() - began, 3)
+            observer.step_finished(record)
+            result.status, result.failed_step = STOPPED, node.name
+            result.failure_reason = record.failure_reason
+            raise ExecutionInterrupted(result) from None
         record.seconds = round(time.perf_counter() - began, 3)
         observer.step_finished(record)
         if record.status == FAILED:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from mlops.local_aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
 from mlops.settings import ProjectSettings
 from sagemaker_pipelines.definition import (
@@ -25,7 +27,13 @@ from sagemaker_pipelines.definition import (
     build_definition,
 )
 from sagemaker_pipelines.local.artifacts import LocalArtifacts, collect_artifacts
-from sagemaker_pipelines.local.engine import ExecutionObserver, ExecutionResult, execute
+from sagemaker_pipelines.local.engine import (
+    SUCCEEDED,
+    ExecutionInterrupted,
+    ExecutionObserver,
+    ExecutionResult,
+    execute,
+)
 from sagemaker_pipelines.local.handlers import LocalServices, default_handlers
 
 LOCAL_ACCOUNT = "123456789012"  # moto's default account
@@ -83,22 +91,34 @@ def run_local_pipeline(
     )
     (out_dir / "definition.json").write_text(definition)
 
-    result = execute(
-        definition,
-        handlers=default_handlers(
-            LocalServices(s3=s3, sagemaker=sagemaker, work_dir=out_dir / "work", on_line=on_line)
-        ),
-        execution_id=execution_id,
-        pipeline_name=settings.pipeline_name,
-        overrides=overrides,
-        read_json=lambda uri: read_s3_json(s3, uri),
-        observer=observer,
-        account=LOCAL_ACCOUNT,
-        region=settings.region,
-    )
-    artifacts = collect_artifacts(result, s3, out_dir)
-    summary = build_summary(result, artifacts, input_uri=input_uri)
     summary_path = out_dir / SUMMARY_FILE
+    try:
+        result = execute(
+            definition,
+            handlers=default_handlers(
+                LocalServices(
+                    s3=s3, sagemaker=sagemaker, work_dir=out_dir / "work", on_line=on_line
+                )
+            ),
+            execution_id=execution_id,
+            pipeline_name=settings.pipeline_name,
+            overrides=overrides,
+            read_json=lambda uri: read_s3_json(s3, uri),
+            observer=observer,
+            account=LOCAL_ACCOUNT,
+            region=settings.region,
+        )
+    except ExecutionInterrupted as interrupted:  # record where it stopped, then keep stopping
+        summary = build_summary(interrupted.result, LocalArtifacts(), input_uri=input_uri)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        raise
+    try:
+        artifacts = collect_artifacts(result, s3, out_dir)
+    except (BotoCoreError, ClientError):
+        if result.status == SUCCEEDED:
+            raise
+        artifacts = LocalArtifacts()  # the step failure is the story; copies are secondary
+    summary = build_summary(result, artifacts, input_uri=input_uri)
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return LocalRun(result, artifacts, summary, summary_path)
 

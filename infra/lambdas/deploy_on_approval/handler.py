@@ -31,6 +31,7 @@ BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
 BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
 APPROVED = "Approved"
 _NO_UPDATES = "No updates are to be performed"
+_IN_PROGRESS = "_IN_PROGRESS state"  # ValidationError: "… is in UPDATE_IN_PROGRESS state and …"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,9 @@ def deploy_on_approval(
     except ClientError as error:
         if _NO_UPDATES in str(error):
             return Decision("already-deployed", arn, "CloudFormation: no updates").log()
+        if _IN_PROGRESS in str(error):  # it became busy after describe_stacks: retry later
+            Decision("ignored", arn, f"{config.stack_name} is busy ({error}); retrying").log()
+            raise StackBusyError(f"{config.stack_name}: {error}") from error
         raise
     previous = current.get(MODEL_PACKAGE_ARN) or "none"
     return Decision(
