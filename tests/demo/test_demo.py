@@ -16,8 +16,10 @@ from mlops.local_aws import client, running_endpoint, stop_local_aws
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any], str]]:
-    out = tmp_path_factory.mktemp("demo")
-    state_dir = out / ".mlops"
+    # Relative paths from the working directory, as `make demo` runs it.
+    workdir = tmp_path_factory.mktemp("demo")
+    out = workdir / "build" / "demo"
+    state_dir = workdir / ".mlops"
     script = Path(sys.executable).parent / "mlops"
     result = subprocess.run(
         [
@@ -29,14 +31,15 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[
             "--traffic-rows",
             "300",
             "--out",
-            str(out),
+            "build/demo",
             "--state-dir",
-            str(state_dir),
+            ".mlops",
         ],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        cwd=workdir,
     )
     try:
         assert result.returncode == 0, result.stderr[-3000:]

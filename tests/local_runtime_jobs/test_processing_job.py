@@ -64,6 +64,18 @@ def test_container_path_arguments_point_at_the_staged_root(tmp_path: Path) -> No
     assert seen["args"] == ["--input", f"{root}/input/data", "--output", f"{root}/out"]
 
 
+def test_a_relative_work_dir_still_runs_the_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlops demo` and `pipeline run` default to build/…: relative to the caller's cwd."""
+    monkeypatch.chdir(tmp_path)
+    spec = _spec(tmp_path, COPIER, _local_source(tmp_path), work_dir=Path("build") / "work")
+    result = run_processing_job(spec)
+    assert (tmp_path / "published" / "out" / "a.csv").read_text() == "A\n"
+    seen = json.loads((result.local_outputs["meta"] / "seen.json").read_text())
+    assert seen["root"] == str(tmp_path / "build" / "work" / "proc-1" / "processing")
+
+
 def test_outputs_are_published_to_local_destinations(tmp_path: Path) -> None:
     result = run_processing_job(_spec(tmp_path, COPIER, _local_source(tmp_path)))
     out = tmp_path / "published" / "out"

@@ -25,7 +25,9 @@ def fresh_job_root(work_dir: Path, job_name: str) -> Path:
             f"job name {job_name!r} must be 1-63 letters, digits and hyphens, "
             "starting with a letter or digit (SageMaker's rule)"
         )
-    root = work_dir / job_name
+    # Absolute: the job's process runs in another working directory and gets these paths as
+    # arguments and SM_* variables; a relative work dir (e.g. build/demo) would break them.
+    root = work_dir.resolve() / job_name
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
