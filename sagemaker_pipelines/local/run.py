@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.local_aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
+from mlops.local_runtime.jobs.staging import split_s3_uri
 from mlops.settings import ProjectSettings
 from sagemaker_pipelines.definition import (
     REGISTER,
@@ -150,7 +151,7 @@ def upload_input(s3: Any, bucket: str, data: Path | str, execution_id: str) -> s
 
 def read_s3_json(s3: Any, uri: str) -> Any:
     """Parse the JSON object at ``uri`` (property files, ``Std:JsonGet`` on S3)."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(uri)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return json.loads(body)
 

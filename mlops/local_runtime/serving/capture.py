@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops.local_runtime.jobs.staging import split_s3_uri
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_VARIANT = "AllTraffic"
@@ -189,7 +191,7 @@ class CaptureWriter:
         key = f"{self.config.endpoint_name}/{self.config.variant_name}/{hour_prefix}/{name}"
         destination = self.config.destination
         if destination.startswith("s3://"):
-            bucket, _, prefix = destination[len("s3://") :].partition("/")
+            bucket, prefix = split_s3_uri(destination)
             object_key = f"{prefix.strip('/')}/{key}" if prefix.strip("/") else key
             self.config.s3_client.put_object(
                 Bucket=bucket,

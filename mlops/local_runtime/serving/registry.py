@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import UserError
+from sagemaker_pipelines.registry import RegistryError
+from sagemaker_pipelines.registry import describe_package as describe_registered
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,9 @@ class ResolvedPackage:
 def describe_package(sagemaker: Any, arn: str) -> ResolvedPackage:
     """The artifact of model package ``arn`` (``UserError`` if it has none or does not exist)."""
     try:
-        package = sagemaker.describe_model_package(ModelPackageName=arn)
-    except sagemaker.exceptions.ClientError as error:
-        raise UserError(
-            f"model package {arn}: {error.response['Error'].get('Message') or error}"
-        ) from error
+        package = describe_registered(sagemaker, arn)
+    except RegistryError as error:
+        raise UserError(str(error)) from None
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
     url = containers[0].get("ModelDataUrl") if containers else None
     if not url:

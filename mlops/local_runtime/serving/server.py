@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 
 from mlops.errors import UserError
+from mlops.local_runtime.jobs.staging import split_s3_uri
 from mlops.local_runtime.serving.app import MAX_PAYLOAD_BYTES, InvocationStats, create_app
 from mlops.local_runtime.serving.artifact import ServedModel, load_served_model, unpack_model
 from mlops.local_runtime.serving.capture import DEFAULT_VARIANT, CaptureConfig, CaptureWriter
@@ -50,7 +51,7 @@ def fetch_artifact(source: str | Path, work_dir: Path, *, s3_client: Any = None)
         return Path(text)
     if s3_client is None:
         raise UserError(f"{text}: an S3 model artifact needs an S3 client")
-    bucket, _, key = text[len("s3://") :].partition("/")
+    bucket, key = split_s3_uri(text)
     target = work_dir / "model.tar.gz"
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
