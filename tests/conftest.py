@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,20 @@ def moto_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         stop_local_aws(state_dir)
+
+
+@pytest.fixture(scope="session")
+def synth_inputs_default() -> Any:
+    """The pipeline definition and code bundle for cdk.json's settings (built once)."""
+    from infra.app import cdk_json_context, synth_inputs
+    from mlops.settings import load_settings
+
+    return synth_inputs(load_settings(context=cdk_json_context()["mlops"]))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory, synth_inputs_default: Any) -> Any:
+    """The app synthesized once per session, shared by tests/infra and tests/security."""
+    from tests.infra.conftest import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), inputs=synth_inputs_default)

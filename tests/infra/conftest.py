@@ -1,4 +1,9 @@
-"""One synthesis of the real app per session (the SDK import and synth take ~15 s), shared."""
+"""Synthesis of the real app for the CDK tests.
+
+The default synthesis (``synthesized``, ``synth_inputs_default``) lives in tests/conftest.py so
+that tests/infra and tests/security share one per session (the SDK import and synth take
+~15 s).
+"""
 
 from __future__ import annotations
 
@@ -51,19 +56,6 @@ def synthesize(
         for path in outdir.glob("*.template.json")
     }
     return Synthesized(outdir=outdir, templates=templates, stacks=stacks)
-
-
-@pytest.fixture(scope="session")
-def synth_inputs_default() -> Any:
-    from infra.app import cdk_json_context, synth_inputs
-    from mlops.settings import load_settings
-
-    return synth_inputs(load_settings(context=cdk_json_context()["mlops"]))  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory, synth_inputs_default: Any) -> Synthesized:
-    return synthesize(tmp_path_factory.mktemp("cdk.out"), inputs=synth_inputs_default)
 
 
 @pytest.fixture(scope="session")

@@ -69,20 +69,20 @@ def _wildcards(templates: dict[str, dict[str, Any]]) -> set[tuple[str, str, str]
     return found
 
 
-def test_no_wildcard_iam_permission_is_unacknowledged(synthesized_app: Synthesized) -> None:
-    found = _wildcards(synthesized_app.templates)
+def test_no_wildcard_iam_permission_is_unacknowledged(synthesized: Synthesized) -> None:
+    found = _wildcards(synthesized.templates)
     assert sorted(found - set(ACKNOWLEDGED)) == []
 
 
-def test_every_acknowledged_wildcard_still_exists(synthesized_app: Synthesized) -> None:
-    found = _wildcards(synthesized_app.templates)
+def test_every_acknowledged_wildcard_still_exists(synthesized: Synthesized) -> None:
+    found = _wildcards(synthesized.templates)
     assert sorted(set(ACKNOWLEDGED) - found) == []
 
 
-def test_no_role_carries_an_aws_managed_policy(synthesized_app: Synthesized) -> None:
+def test_no_role_carries_an_aws_managed_policy(synthesized: Synthesized) -> None:
     attached = [
         (stack, logical, arn)
-        for stack, template in synthesized_app.templates.items()
+        for stack, template in synthesized.templates.items()
         for logical, resource in template["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role"
         for arn in resource.get("Properties", {}).get("ManagedPolicyArns", [])
@@ -96,23 +96,23 @@ def test_no_role_carries_an_aws_managed_policy(synthesized_app: Synthesized) -> 
 
 
 def test_endpoint_storage_and_data_capture_use_the_project_key(
-    synthesized_app: Synthesized,
+    synthesized: Synthesized,
 ) -> None:
-    config = synthesized_app.one("Serving", "AWS::SageMaker::EndpointConfig")["Properties"]
+    config = synthesized.one("Serving", "AWS::SageMaker::EndpointConfig")["Properties"]
     assert config["KmsKeyId"]
     assert config["DataCaptureConfig"]["KmsKeyId"]
     assert config["DataCaptureConfig"]["KmsKeyId"] == config["KmsKeyId"]
 
 
-def test_the_served_model_runs_network_isolated(synthesized_app: Synthesized) -> None:
-    model = synthesized_app.one("Serving", "AWS::SageMaker::Model")["Properties"]
+def test_the_served_model_runs_network_isolated(synthesized: Synthesized) -> None:
+    model = synthesized.one("Serving", "AWS::SageMaker::Model")["Properties"]
     assert model["EnableNetworkIsolation"] is True
 
 
 def test_the_data_quality_monitor_encrypts_its_volume_and_reports(
-    synthesized_app: Synthesized,
+    synthesized: Synthesized,
 ) -> None:
-    job = synthesized_app.one("Serving", "AWS::SageMaker::DataQualityJobDefinition")["Properties"]
+    job = synthesized.one("Serving", "AWS::SageMaker::DataQualityJobDefinition")["Properties"]
     assert job["JobResources"]["ClusterConfig"]["VolumeKmsKeyId"]
     assert job["DataQualityJobOutputConfig"]["KmsKeyId"]
 
@@ -121,9 +121,9 @@ def test_the_data_quality_monitor_encrypts_its_volume_and_reports(
 
 
 @pytest.fixture(scope="module")
-def pipeline_steps(synthesized_app: Synthesized) -> dict[str, dict[str, Any]]:
+def pipeline_steps(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     """The deployed definition's steps by name (branch steps included)."""
-    pipeline = synthesized_app.one("Pipeline", "AWS::SageMaker::Pipeline")["Properties"]
+    pipeline = synthesized.one("Pipeline", "AWS::SageMaker::Pipeline")["Properties"]
     body = pipeline["PipelineDefinition"]["PipelineDefinitionBody"]
     text = body["Fn::Sub"][0] if isinstance(body, dict) else body
     document = json.loads(text)
