@@ -12,7 +12,7 @@ import sys
 import aws_cdk as cdk
 
 from infra.app import build_app, synth_inputs
-from mlops.settings import SettingsError, load_settings
+from mlops.core.settings import SettingsError, load_settings
 
 
 def main() -> None:

@@ -1,7 +1,19 @@
-"""CDK infrastructure: one construct per component, wired into four stacks by ``infra.app``.
+"""CDK infrastructure: one folder per component, assembled into four stacks by ``infra.app``.
 
-storage (KMS + buckets) · roles / code_assets / pipeline / registry (model build) ·
-serving / monitoring / retrain (endpoint, Model Monitor, drift) · deploy_on_approval
-(registry approval → serving stack update) · nag (compliance packs and acknowledgements).
-See docs/deploy.md.
+Each component folder holds its constructs, its stack, its runtime code if it has any, and the
+cdk-nag acknowledgements of its own resources, made where those resources are created:
+
+- ``storage/``  the KMS key and the data, artifact and access-log buckets (``buckets``);
+- ``pipeline/`` the SageMaker pipeline from the offline-built definition (``definition``),
+  its code assets, execution role and the model registry;
+- ``serving/``  the endpoint (``endpoint``), Model Monitor and drift alarms (``monitor``,
+  ``features``) and optional retraining on drift (``retrain``);
+- ``deploy/``   registry approval → serving stack update (``approval``), with the Lambda's
+  code in ``runtime/``;
+- ``shared/``   what several components use: ``SageMakerRole``, ARNs, conditions, the SSM
+  parameters the CLI reads, and the acknowledgement helpers.
+
+Imports point one way: ``app`` → ``nag`` and the components' ``stack`` modules; ``pipeline``,
+``serving`` and ``deploy`` → ``storage`` (``StorageRefs``) → ``shared`` → ``mlops.core``.
+``nag`` holds only the rule packs. See docs/deploy.md.
 """

@@ -1,5 +1,8 @@
 """Assemble the CDK app: four stacks from validated settings, plus the compliance checks.
 
+The top of ``infra``: it imports the components' stacks, and nothing in ``infra`` imports it
+(only the root ``app.py`` and the tests do).
+
 ``build_app`` takes everything computed outside CDK (the pipeline definition JSON, the code
 files, the monitor image) as arguments so tests can build the same app the CLI synthesizes;
 ``synth_inputs`` computes them the way ``app.py`` does.
@@ -13,18 +16,17 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from infra.code_assets import CodeFiles
-from infra.features import drift_features
-from infra.monitoring import model_monitor_image
-from infra.nag import acknowledge_findings, add_compliance_checks
-from infra.names import ProjectNames
-from infra.pipeline import PLACEHOLDERS
-from infra.stacks.deploy_stack import DeployStack
-from infra.stacks.pipeline_stack import PipelineStack
-from infra.stacks.serving_stack import ServingStack
-from infra.stacks.storage_stack import StorageStack
-from infra.storage import DATASET_PREFIX
-from mlops.settings import ProjectSettings
+from infra.deploy.stack import DeployStack
+from infra.nag import add_compliance_checks
+from infra.pipeline.code_assets import CodeFiles
+from infra.pipeline.definition import PLACEHOLDERS
+from infra.pipeline.stack import PipelineStack
+from infra.serving.features import drift_features
+from infra.serving.monitor import model_monitor_image
+from infra.serving.stack import ServingStack
+from infra.storage.stack import StorageStack
+from mlops.core.names import DATASET_PREFIX
+from mlops.core.settings import ProjectSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "build" / "cdk-assets"
@@ -57,7 +59,7 @@ def synth_inputs(settings: ProjectSettings, *, build_dir: Path = BUILD_DIR) -> S
     """Build the pipeline definition (offline) and the training source tarball."""
     os.environ.setdefault("AWS_DEFAULT_REGION", settings.region)
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
-    from mlops.code_bundle import processing_scripts, write_sourcedir_tarball
+    from sagemaker_pipelines.code import processing_scripts, write_sourcedir_tarball
     from sagemaker_pipelines.definition import CodeLocations, build_definition
 
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ def build_app(
     app: cdk.App, settings: ProjectSettings, inputs: SynthInputs, *, nist: bool = True
 ) -> Stacks:
     """Add the project's stacks and compliance checks to ``app``."""
-    names = ProjectNames.of(settings)
+    names = settings.names
     env = cdk.Environment(account=settings.account, region=settings.region)
     storage = StorageStack(
         app,
@@ -124,12 +126,6 @@ def build_app(
         env=env,
         description=f"{names.project}: endpoint of the approved model, monitoring, alarms",
     )
-    if not drift_features(settings):
-        cdk.Annotations.of(serving).add_warning_v2(
-            "mlops:drift-features",
-            "no drift alarms: declare dataset.numeric and dataset.categorical in cdk.json "
-            "so each feature's feature_baseline_drift_<name> metric gets an alarm",
-        )
     deploy = DeployStack(
         app,
         "Deploy",
@@ -147,6 +143,5 @@ def build_app(
     stacks = Stacks(storage=storage, pipeline=pipeline, serving=serving, deploy=deploy)
     for stack in (storage, pipeline, serving, deploy):
         cdk.Tags.of(stack).add("project", names.project)
-    acknowledge_findings(stacks)
     add_compliance_checks(app, nist=nist)
     return stacks

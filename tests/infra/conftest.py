@@ -44,7 +44,7 @@ def synthesize(
     import aws_cdk as cdk
 
     from infra.app import build_app, cdk_json_context, synth_inputs
-    from mlops.settings import load_settings
+    from mlops.core.settings import load_settings
 
     context = cdk_json_context()
     settings = load_settings(overrides, context=context["mlops"])  # type: ignore[arg-type]

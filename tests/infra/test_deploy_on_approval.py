@@ -19,8 +19,8 @@ import pytest
 from moto import mock_aws
 from moto.events.models import EventPattern
 
-from infra.deploy_on_approval import approval_event_pattern
-from infra.lambdas.deploy_on_approval import handler as deployer
+from infra.deploy.approval import approval_event_pattern
+from infra.deploy.runtime import handler as deployer
 from tests.infra.conftest import Synthesized
 from tests.infra.moto_stacks import create_stack
 

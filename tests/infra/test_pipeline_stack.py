@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.pipeline import PLACEHOLDERS, DefinitionError, substitute_placeholders
+from infra.pipeline.definition import PLACEHOLDERS, PlaceholderError, substitute_placeholders
 from tests.infra.conftest import Synthesized
 
 
@@ -101,7 +101,7 @@ def test_literal_dollar_braces_survive_fn_sub() -> None:
 
 
 def test_an_altered_placeholder_fails_the_synth() -> None:
-    with pytest.raises(DefinitionError, match="altered placeholder"):
+    with pytest.raises(PlaceholderError, match="altered placeholder"):
         substitute_placeholders(
             '{"code": "s3://mlops-placeholder-code-bucket/other.py"}',
             {"PreprocessKey": (PLACEHOLDERS.preprocess_key, "k.py")},

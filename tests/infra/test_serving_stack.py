@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.stacks.serving_stack import (
+from infra.serving.stack import (
     BASELINE_CONSTRAINTS_URI,
     BASELINE_STATISTICS_URI,
     MODEL_PACKAGE_ARN,

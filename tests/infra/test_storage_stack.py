@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.storage import bucket_name
+from mlops.core.names import ProjectNames
 from tests.infra.conftest import Synthesized
 
 
@@ -80,11 +80,11 @@ def test_project_buckets_send_access_logs_to_the_log_bucket(synthesized: Synthes
 
 def test_bucket_names_are_fixed_by_project_account_and_region() -> None:
     assert (
-        bucket_name("churn-mlops", "data", region="eu-west-1", account="123456789012")
+        ProjectNames("churn-mlops").bucket("data", region="eu-west-1", account="123456789012")
         == "churn-mlops-data-123456789012-eu-west-1"
     )
 
 
 def test_a_project_name_too_long_for_bucket_names_is_refused() -> None:
     with pytest.raises(ValueError, match="too long for the S3 bucket names"):
-        bucket_name("a" * 32, "access-logs", region="ap-southeast-2", account=None)
+        ProjectNames("a" * 32).bucket("access-logs", region="ap-southeast-2", account="0" * 12)

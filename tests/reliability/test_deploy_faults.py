@@ -28,7 +28,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from infra.lambdas.deploy_on_approval import handler as deployer
+from infra.deploy.runtime import handler as deployer
 
 REGION = "us-east-1"
 # The moto server is shared by the test session, so each test gets its own names.

@@ -45,7 +45,7 @@ def test_bandit_reports_no_medium_or_high_finding(repo_root: Path) -> None:
     assert report["errors"] == []
     scanned = {Path(name).as_posix() for name in report["metrics"] if name != "_totals"}
     assert "inference/inference.py" in scanned
-    assert "infra/roles.py" in scanned
+    assert "infra/shared/roles.py" in scanned
     serious = [
         f"{item['filename']}:{item['line_number']} {item['test_id']} "
         f"{item['issue_severity']}/{item['issue_confidence']}: {item['issue_text']}"

@@ -1,7 +1,7 @@
 """No secrets in the repository: detect-secrets over every file git would commit.
 
 The only secret-looking value allowed is moto's documented fake credential ``testing``
-(tests/conftest.py and mlops/local_aws.py pass it to the local, in-memory AWS).
+(tests/conftest.py and mlops/local_runtime/aws.py pass it to the local, in-memory AWS).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_no_secret_in_any_committable_file(
 ) -> None:
     monkeypatch.chdir(repo_root)
     files = _repo_files(repo_root)
-    assert "mlops/local_aws.py" in files
+    assert "mlops/local_runtime/aws.py" in files
     assert "pyproject.toml" in files
     found = [item for item in _scan(files) if item[3] not in ALLOWED_SECRETS]
     assert found == [], [f"{name}:{line} {kind}" for name, line, kind, _ in found]

@@ -8,20 +8,21 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.code_assets import CodeFiles, PipelineCode
-from infra.names import ProjectNames
-from infra.parameters import PublishedNames
-from infra.pipeline import PLACEHOLDERS, ModelBuildPipeline, substitute_placeholders
-from infra.registry import ModelRegistry
-from infra.roles import SageMakerRole, sagemaker_arn
-from infra.storage import DATASET_PREFIX, StorageRefs
+from infra.pipeline.code_assets import CodeFiles, PipelineCode
+from infra.pipeline.definition import PLACEHOLDERS, ModelBuildPipeline, substitute_placeholders
+from infra.pipeline.execution_role import pipeline_execution_role
+from infra.pipeline.registry import ModelRegistry
+from infra.shared.acknowledgements import acknowledge_bucket_objects
+from infra.shared.parameters import PublishedNames
+from infra.storage.buckets import StorageRefs
+from mlops.core.names import DATASET_PREFIX, ProjectNames
 
 
 class PipelineStack(Stack):
     """Everything `mlops pipeline start` needs on AWS.
 
     ``definition`` is the JSON from ``sagemaker_pipelines.definition.build_definition`` built
-    with ``infra.pipeline.PLACEHOLDERS``; this stack substitutes the deployed values.
+    with ``infra.pipeline.definition.PLACEHOLDERS``; this stack substitutes the deployed values.
     """
 
     def __init__(
@@ -38,53 +39,27 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         self.registry = ModelRegistry(self, "Registry", group_name=names.model_package_group)
-        group = names.model_package_group
-        role = SageMakerRole(
-            self,
-            "ExecutionRole",
-            description=f"{names.project}: pipeline and the processing/training jobs it starts",
-            statements=[
-                iam.PolicyStatement(
-                    sid="RunPipelineJobs",
-                    actions=[
-                        "sagemaker:CreateProcessingJob",
-                        "sagemaker:DescribeProcessingJob",
-                        "sagemaker:StopProcessingJob",
-                        "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob",
-                        "sagemaker:StopTrainingJob",
-                        "sagemaker:AddTags",
-                        "sagemaker:ListTags",
-                    ],
-                    # Pipeline steps name their jobs pipelines-<execution id>-<step>-<hash>.
-                    resources=[
-                        sagemaker_arn(self, "processing-job/pipelines-*"),
-                        sagemaker_arn(self, "training-job/pipelines-*"),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="RegisterModelVersions",
-                    actions=[
-                        "sagemaker:CreateModelPackage",
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:DescribeModelPackageGroup",
-                        "sagemaker:ListModelPackages",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[
-                        sagemaker_arn(self, f"model-package-group/{group}"),
-                        sagemaker_arn(self, f"model-package/{group}/*"),
-                    ],
-                ),
-            ],
-        )
-        role.allow_passing_to_sagemaker()
+        role = pipeline_execution_role(self, "ExecutionRole", names=names)
         self.role = role.role
 
         # Grants: the jobs read datasets and code, and write every artifact of an execution.
         storage.grant_read(self.role, storage.data_bucket, f"{DATASET_PREFIX}/")
         storage.grant_read(self.role, storage.artifact_bucket)
         storage.grant_write(self.role, storage.artifact_bucket)
+        acknowledge_bucket_objects(
+            role,
+            storage.artifact_bucket,
+            "",
+            "Objects of the project's own artifact bucket, whose keys are per pipeline execution "
+            "(execution id prefixes created at run time); no other bucket.",
+        )
+        acknowledge_bucket_objects(
+            role,
+            storage.data_bucket,
+            f"{DATASET_PREFIX}/",
+            "The preprocessing job reads whichever dataset files are uploaded under the input "
+            "prefix; read-only and limited to that prefix.",
+        )
         code = PipelineCode(self, "Code", files=code_files)
         code.grant_read(self.role)
         # The jobs' ML storage volumes and S3 outputs are encrypted with the project key:
@@ -129,10 +104,10 @@ class PipelineStack(Stack):
         PublishedNames(
             self,
             "Names",
-            project_name=names.project,
+            names=names,
             values={
                 "pipeline-name": names.pipeline,
-                "model-package-group": group,
+                "model-package-group": names.model_package_group,
                 "pipeline-role-arn": self.role.role_arn,
                 "default-input-uri": default_input_uri,
             },

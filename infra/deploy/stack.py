@@ -7,9 +7,9 @@ from typing import Any
 from aws_cdk import DefaultStackSynthesizer, Fn, Stack
 from constructs import Construct
 
-from infra.deploy_on_approval import DeployOnApproval
-from infra.names import ProjectNames
-from infra.storage import StorageRefs
+from infra.deploy.approval import DeployOnApproval
+from infra.storage.buckets import StorageRefs
+from mlops.core.names import ProjectNames
 
 
 class DeployStack(Stack):

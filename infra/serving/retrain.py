@@ -10,7 +10,9 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.roles import sagemaker_arn
+from infra.shared.acknowledgements import acknowledge_nist
+from infra.shared.arns import sagemaker_arn
+from infra.shared.roles import default_policy
 
 
 class RetrainOnDrift(Construct):
@@ -50,4 +52,10 @@ class RetrainOnDrift(Construct):
                 )
             ],
         )
-        self.rule.node.add_dependency(role.node.find_child("DefaultPolicy"))
+        self.rule.node.add_dependency(default_policy(role))
+        acknowledge_nist(
+            self,
+            "IAMNoInlinePolicy",
+            "EventBridge's role may only start this project's pipeline; the policy is specific "
+            "to the rule and lives and dies with it.",
+        )

@@ -56,7 +56,7 @@ class Placeholders:
 PLACEHOLDERS = Placeholders()
 
 
-class DefinitionError(ValueError):
+class PlaceholderError(ValueError):
     """The definition cannot be wired into the template (a placeholder was altered)."""
 
 
@@ -79,7 +79,7 @@ def substitute_placeholders(
             variables[name] = value
     if Placeholders.MARKER in body:
         at = body.index(Placeholders.MARKER)
-        raise DefinitionError(
+        raise PlaceholderError(
             "the pipeline definition contains an altered placeholder near "
             f"{body[max(0, at - 60) : at + 60]!r}; build_definition must keep the values it "
             "is given verbatim"

@@ -2,14 +2,15 @@
 
 Model Monitor publishes one ``feature_baseline_drift_<feature>`` metric per column, so an
 alarm needs the column names at synth. A schema with explicit ``numeric``/``categorical``
-lists names them; the template's own example dataset (the defaults) is known from
-``mlops.datagen``. Any other schema without lists gets no per-feature alarms and a synth
-warning that says what to declare.
+lists names them; the template's own example dataset (the defaults) is described by
+``mlops.dataset.example``. Any other schema without lists gets no per-feature alarms and a
+synth warning that says what to declare.
 """
 
 from __future__ import annotations
 
-from mlops.settings import DatasetSchema, ProjectSettings
+from mlops.core.settings import DatasetSchema, ProjectSettings
+from mlops.dataset.example import FEATURES
 
 
 def drift_features(settings: ProjectSettings) -> tuple[str, ...]:
@@ -18,8 +19,5 @@ def drift_features(settings: ProjectSettings) -> tuple[str, ...]:
     if declared:
         return tuple(declared)
     if schema == DatasetSchema():
-        from mlops.datagen import COLUMNS
-
-        excluded = {schema.target, *schema.drop_columns}
-        return tuple(column for column in COLUMNS if column not in excluded)
+        return FEATURES
     return ()

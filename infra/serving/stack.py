@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import (
+    Annotations,
     CfnCondition,
     CfnOutput,
     CfnParameter,
@@ -22,16 +23,18 @@ from aws_cdk import (
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.conditions import apply_condition
-from infra.monitoring import Baseline, DriftAlarmSpec, EndpointMonitor, model_package_version
-from infra.names import ProjectNames
-from infra.retrain import RetrainOnDrift
-from infra.roles import SageMakerRole, sagemaker_arn
-from infra.serving import EndpointCapacity, ServingEndpoint
-from infra.storage import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX, StorageRefs
-from mlops.settings import ProjectSettings
+from infra.serving.endpoint import EndpointCapacity, ServingEndpoint
+from infra.serving.monitor import Baseline, DriftAlarmSpec, EndpointMonitor
+from infra.serving.retrain import RetrainOnDrift
+from infra.shared.acknowledgements import acknowledge_bucket_objects, acknowledge_nist
+from infra.shared.arns import sagemaker_arn
+from infra.shared.conditions import apply_condition
+from infra.shared.roles import SageMakerRole
+from infra.storage.buckets import StorageRefs
+from mlops.core.names import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX, ProjectNames
+from mlops.core.settings import ProjectSettings
 
-# Parameter names: a contract with the approval Lambda (infra/lambdas/deploy_on_approval).
+# Parameter names: a contract with the approval Lambda (infra/deploy/runtime/handler.py).
 MODEL_PACKAGE_ARN = "ModelPackageArn"
 BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
 BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
@@ -128,20 +131,50 @@ class ServingStack(Stack):
             ],
         )
         # Grants: the model reads its artifact; the monitor reads captures and baselines and
-        # writes reports. Nothing here can write models or baselines.
+        # writes reports. Nothing here can write models or baselines. Each wildcard a grant
+        # creates is acknowledged right after it.
+        capture = f"{DATA_CAPTURE_PREFIX}/"
+        reports = f"{MONITORING_REPORTS_PREFIX}/"
         storage.grant_read(model_role.role, storage.artifact_bucket)
         # Data capture is written with the model's execution role.
-        storage.grant_write(model_role.role, storage.data_bucket, f"{DATA_CAPTURE_PREFIX}/")
-        storage.grant_read(monitor_role.role, storage.data_bucket, f"{DATA_CAPTURE_PREFIX}/")
-        storage.grant_write(monitor_role.role, storage.data_bucket, f"{MONITORING_REPORTS_PREFIX}/")
+        storage.grant_write(model_role.role, storage.data_bucket, capture)
+        acknowledge_bucket_objects(
+            model_role,
+            storage.data_bucket,
+            capture,
+            "Write-only (put/abort multipart): SageMaker writes data capture with the model's "
+            "role, one object per endpoint/variant/yyyy/mm/dd/hh batch.",
+        )
+        storage.grant_read(monitor_role.role, storage.data_bucket, capture)
+        acknowledge_bucket_objects(
+            monitor_role,
+            storage.data_bucket,
+            capture,
+            "Read-only: captured traffic is partitioned by endpoint/variant/yyyy/mm/dd/hh.",
+        )
+        storage.grant_write(monitor_role.role, storage.data_bucket, reports)
+        acknowledge_bucket_objects(
+            monitor_role,
+            storage.data_bucket,
+            reports,
+            "Write-only (put/abort multipart): each monitoring run writes under its own prefix.",
+        )
         storage.grant_read(monitor_role.role, storage.artifact_bucket)
+        for role in (model_role, monitor_role):
+            acknowledge_bucket_objects(
+                role,
+                storage.artifact_bucket,
+                "",
+                "Read-only: the model artifact and baselines of whichever version is approved "
+                "live under that execution's prefix in the project's artifact bucket.",
+            )
 
         instances = settings.instances
         data_bucket = storage.data_bucket
         self.serving = ServingEndpoint(
             self,
             "Serving",
-            endpoint_name=names.endpoint,
+            names=names,
             model_package_arn=package_arn,
             role=model_role.role,
             key_arn=storage.key_arn,
@@ -159,12 +192,9 @@ class ServingStack(Stack):
         self.monitor = EndpointMonitor(
             self,
             "Monitor",
+            names=names,
             endpoint=self.serving.endpoint,
-            endpoint_name=names.endpoint,
-            job_definition_name=Fn.join(
-                "", [names.data_quality_job_definition_prefix, model_package_version(package_arn)]
-            ),
-            schedule_name=names.monitoring_schedule,
+            model_package_arn=package_arn,
             schedule_expression=settings.monitoring.schedule,
             baseline=Baseline(statistics_uri=statistics_uri, constraints_uri=constraints_uri),
             reports_uri=f"s3://{data_bucket}/{MONITORING_REPORTS_PREFIX}",
@@ -175,10 +205,22 @@ class ServingStack(Stack):
             drift=DriftAlarmSpec(
                 features=tuple(drift_features),
                 threshold=settings.monitoring.drift_threshold,
-                alarm_name=names.drift_alarm,
             ),
         )
         self.monitor.job_definition.node.add_dependency(monitor_role.policy)
+        if not drift_features:
+            Annotations.of(self).add_warning_v2(
+                "mlops:drift-features",
+                "no drift alarms: declare dataset.numeric and dataset.categorical in cdk.json "
+                "so each feature's feature_baseline_drift_<name> metric gets an alarm",
+            )
+        acknowledge_nist(
+            self,
+            "CloudWatchAlarmAction",
+            "The 5XX and latency alarms act through the endpoint's auto-rollback configuration; "
+            "per-feature drift alarms feed the composite drift alarm (which optionally starts "
+            "retraining). Paging targets are organisation-specific and added by the adopting team.",
+        )
 
         if settings.monitoring.retrain_on_drift and self.monitor.drift_alarm is not None:
             RetrainOnDrift(

@@ -7,9 +7,9 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from infra.names import ProjectNames
-from infra.parameters import PublishedNames
-from infra.storage import Storage
+from infra.shared.parameters import PublishedNames
+from infra.storage.buckets import Storage
+from mlops.core.names import ProjectNames
 
 
 class StorageStack(Stack):
@@ -25,17 +25,11 @@ class StorageStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = Storage(
-            self,
-            "Storage",
-            project_name=names.project,
-            region=self.region,
-            account=account,
-        )
+        self.storage = Storage(self, "Storage", names=names, region=self.region, account=account)
         PublishedNames(
             self,
             "Names",
-            project_name=names.project,
+            names=names,
             values={
                 "data-bucket": self.storage.refs.data_bucket,
                 "artifact-bucket": self.storage.refs.artifact_bucket,

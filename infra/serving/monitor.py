@@ -18,8 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
+from mlops.core.names import DATA_METRICS_NAMESPACE, ProjectNames, feature_drift_metric
 
 
 def model_monitor_image(region: str) -> str:
@@ -44,7 +43,6 @@ class Baseline:
 class DriftAlarmSpec:
     features: Sequence[str]
     threshold: float
-    alarm_name: str
 
 
 class EndpointMonitor(Construct):
@@ -55,10 +53,9 @@ class EndpointMonitor(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        names: ProjectNames,
         endpoint: sagemaker.CfnEndpoint,
-        endpoint_name: str,
-        job_definition_name: str,
-        schedule_name: str,
+        model_package_arn: str,
         schedule_expression: str,
         baseline: Baseline,
         reports_uri: str,
@@ -69,6 +66,13 @@ class EndpointMonitor(Construct):
         drift: DriftAlarmSpec,
     ) -> None:
         super().__init__(scope, construct_id)
+        endpoint_name = names.endpoint
+        schedule_name = names.monitoring_schedule
+        # A job definition is replaced, never updated, when the baselines change; a name per
+        # model version lets CloudFormation create the new one before deleting the old.
+        job_definition_name = Fn.join(
+            "", [names.data_quality_job_definition_prefix, model_package_version(model_package_arn)]
+        )
         job = sagemaker.CfnDataQualityJobDefinition
         self.job_definition = job(
             self,
@@ -138,11 +142,11 @@ class EndpointMonitor(Construct):
             cloudwatch.Alarm(
                 self,
                 f"Drift{index}",
-                alarm_name=f"{drift.alarm_name}-{feature}",
+                alarm_name=names.feature_drift_alarm(feature),
                 alarm_description=f"Baseline drift of feature {feature!r} above the threshold",
                 metric=cloudwatch.Metric(
                     namespace=DATA_METRICS_NAMESPACE,
-                    metric_name=f"{DRIFT_METRIC_PREFIX}{feature}",
+                    metric_name=feature_drift_metric(feature),
                     dimensions_map={
                         "Endpoint": endpoint_name,
                         "MonitoringSchedule": schedule_name,
@@ -162,7 +166,7 @@ class EndpointMonitor(Construct):
             self.drift_alarm = cloudwatch.CompositeAlarm(
                 self,
                 "Drift",
-                composite_alarm_name=drift.alarm_name,
+                composite_alarm_name=names.drift_alarm,
                 alarm_description="Any monitored feature drifted from the deployed baseline",
                 alarm_rule=cloudwatch.AlarmRule.any_of(*self.feature_alarms),
             )

@@ -4,6 +4,7 @@ Data (raw datasets, endpoint data capture, monitoring reports) and artifacts (pi
 models, baselines) live in separate buckets so that access can be granted per purpose: the
 endpoint's monitor reads captures but never writes models, the pipeline writes artifacts.
 Everything is retained on stack deletion: models in the registry and baselines point here.
+The buckets' cdk-nag acknowledgements (single-region design, SSE-S3 access logs) sit beside them.
 """
 
 from __future__ import annotations
@@ -16,28 +17,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-# Prefixes inside the buckets; other stacks and the CLI build URIs from them.
-DATASET_PREFIX = "datasets/input"
-DATA_CAPTURE_PREFIX = "data-capture"
-MONITORING_REPORTS_PREFIX = "monitoring/reports"
+from infra.shared.acknowledgements import acknowledge_nist
+from mlops.core.names import ProjectNames
 
-
-MAX_BUCKET_NAME = 63
-
-
-def bucket_name(project_name: str, purpose: str, *, region: str, account: str | None) -> str:
-    """``<project>-<purpose>-<account>-<region>``: globally unique, the same on every synth.
-
-    Fixed names let other stacks and the CLI address the buckets without cross-stack exports
-    (and keep IAM resource ARNs readable in reviews and cdk-nag acknowledgements).
-    """
-    longest = len(f"{project_name}-{purpose}-{'0' * 12}-{region}")
-    if longest > MAX_BUCKET_NAME:
-        raise ValueError(
-            f"project_name {project_name!r} is too long for the S3 bucket names "
-            f"({longest} > {MAX_BUCKET_NAME} characters); shorten it by {longest - MAX_BUCKET_NAME}"
-        )
-    return f"{project_name}-{purpose}-{account or Aws.ACCOUNT_ID}-{region}"
+_SINGLE_REGION = (
+    "Single-region template: versioning plus RETAIN protect against deletion and "
+    "overwrite; cross-region replication (a second region's bucket and key) is an "
+    "organisation's disaster-recovery decision, documented in docs/deploy.md."
+)
 
 
 @dataclass(frozen=True)
@@ -93,21 +80,21 @@ class Storage(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        project_name: str,
+        names: ProjectNames,
         region: str,
         account: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = {
-            purpose: bucket_name(project_name, purpose, region=region, account=account)
+            purpose: names.bucket(purpose, region=region, account=account or Aws.ACCOUNT_ID)
             for purpose in ("data", "artifacts", "access-logs")
         }
 
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/{project_name}",
-            description=f"Encrypts {project_name} data, artifacts, endpoint volumes and captures",
+            alias=names.kms_alias,
+            description=f"Encrypts {names.project} data, artifacts, endpoint volumes and captures",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -126,6 +113,13 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
         )
+        acknowledge_nist(self.logs_bucket, "S3BucketReplicationEnabled", _SINGLE_REGION)
+        acknowledge_nist(
+            self.logs_bucket,
+            "S3DefaultEncryptionKMS",
+            "S3 server access logging delivers only to SSE-S3 buckets; this bucket holds access "
+            "logs, never project data (which is SSE-KMS with the project key).",
+        )
 
         self.data_bucket = self._project_bucket("Data", "data")
         self.artifact_bucket = self._project_bucket("Artifacts", "artifacts")
@@ -136,7 +130,7 @@ class Storage(Construct):
         )
 
     def _project_bucket(self, construct_id: str, purpose: str) -> s3.Bucket:
-        return s3.Bucket(
+        bucket = s3.Bucket(
             self,
             construct_id,
             bucket_name=self._names[purpose],
@@ -157,3 +151,5 @@ class Storage(Construct):
                 )
             ],
         )
+        acknowledge_nist(bucket, "S3BucketReplicationEnabled", _SINGLE_REGION)
+        return bucket

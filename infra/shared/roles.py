@@ -3,7 +3,9 @@
 No managed policy: each role gets what a SageMaker container needs to start (pull its image,
 write its logs and metrics) plus the SageMaker actions passed in, scoped by ARN prefix to this
 project's resources. Bucket and key access is granted by the stacks with the buckets' own
-``grant_*`` methods so that each role sees only the data its job reads or writes.
+``grant_*`` methods so that each role sees only the data its job reads or writes; the stack
+that grants a wildcard acknowledges it. The container basics are acknowledged here, once for
+every role that carries them.
 """
 
 from __future__ import annotations
@@ -14,15 +16,26 @@ from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.shared.acknowledgements import (
+    ACCOUNT,
+    PARTITION,
+    acknowledge_inline_policy,
+    acknowledge_wildcard,
+)
+
 # The AWS-owned ECR repositories of SageMaker's prebuilt containers (XGBoost, scikit-learn,
 # model-monitor-analyzer) are all named sagemaker-*; their account differs per region.
 _SAGEMAKER_IMAGE_REPOSITORIES = "repository/sagemaker-*"
 
 
-def sagemaker_arn(scope: Construct, resource: str) -> str:
-    """ARN of a SageMaker resource in this stack's account and region, e.g. ``pipeline/x``."""
-    kind, _, name = resource.partition("/")
-    return Stack.of(scope).format_arn(service="sagemaker", resource=kind, resource_name=name)
+def default_policy(role: iam.Role) -> iam.Policy:
+    """The inline policy CDK creates for ``role.add_to_policy`` statements.
+
+    Depend on it, not on the role, before a service validates the role's permissions.
+    """
+    policy = role.node.find_child("DefaultPolicy")
+    assert isinstance(policy, iam.Policy)
+    return policy
 
 
 class SageMakerRole(Construct):
@@ -95,13 +108,36 @@ class SageMakerRole(Construct):
         )
         for statement in statements:
             self.role.add_to_policy(statement)
+        self._acknowledge_container_basics(stack.region)
+        acknowledge_inline_policy(self)
+
+    def _acknowledge_container_basics(self, region: str) -> None:
+        """The wildcards of the four statements above, which every SageMaker container needs."""
+        acknowledge_wildcard(
+            self,
+            f"arn:{PARTITION}:ecr:<AWS::Region>:*:{_SAGEMAKER_IMAGE_REPOSITORIES}",
+            "SageMaker's prebuilt images (XGBoost, scikit-learn, model-monitor-analyzer) live in "
+            "AWS-owned accounts that differ per region; pull-only actions, limited to repositories "
+            "named sagemaker-* in this region.",
+        )
+        acknowledge_wildcard(
+            self,
+            "*",
+            "Only ecr:GetAuthorizationToken and cloudwatch:PutMetricData, which support no "
+            "resource-level permissions; PutMetricData is restricted by a cloudwatch:namespace "
+            "condition to SageMaker's namespaces.",
+        )
+        acknowledge_wildcard(
+            self,
+            f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/*",
+            "SageMaker writes job and endpoint logs to /aws/sagemaker/<kind> groups with streams "
+            "named per job at run time; limited to SageMaker's log groups in this account/region.",
+        )
 
     @property
     def policy(self) -> iam.Policy:
         """The role's inline policy: depend on it, not the role, before SageMaker uses the role."""
-        policy = self.role.node.find_child("DefaultPolicy")
-        assert isinstance(policy, iam.Policy)
-        return policy
+        return default_policy(self.role)
 
     def allow_passing_to_sagemaker(self) -> None:
         """Let the role hand itself to the jobs it starts (pipelines create jobs as this role)."""

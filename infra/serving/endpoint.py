@@ -18,9 +18,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-VARIANT_NAME = "AllTraffic"
-CSV_CONTENT_TYPES = ("text/csv",)
-JSON_CONTENT_TYPES = ("application/json", "application/jsonlines")
+from mlops.core.media import CAPTURED_AS_CSV, CAPTURED_AS_JSON
+from mlops.core.names import VARIANT_NAME, ProjectNames
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class ServingEndpoint(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        endpoint_name: str,
+        names: ProjectNames,
         model_package_arn: str,
         role: iam.IRole,
         key_arn: str,
@@ -64,6 +63,7 @@ class ServingEndpoint(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         policy = policy or DeploymentPolicy()
+        endpoint_name = names.endpoint
         self.endpoint_name = endpoint_name
 
         self.model = sagemaker.CfnModel(
@@ -102,8 +102,8 @@ class ServingEndpoint(Construct):
                 ],
                 capture_content_type_header=(
                     sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
-                        csv_content_types=list(CSV_CONTENT_TYPES),
-                        json_content_types=list(JSON_CONTENT_TYPES),
+                        csv_content_types=list(CAPTURED_AS_CSV),
+                        json_content_types=list(CAPTURED_AS_JSON),
                     )
                 ),
             ),
@@ -113,7 +113,7 @@ class ServingEndpoint(Construct):
         self.errors_alarm = cloudwatch.Alarm(
             self,
             "ServerErrors",
-            alarm_name=f"{endpoint_name}-5xx-errors",
+            alarm_name=names.errors_alarm,
             alarm_description="Model returns 5XX errors; rolls back a deployment in progress",
             metric=cloudwatch.Metric(
                 namespace="AWS/SageMaker",
@@ -130,7 +130,7 @@ class ServingEndpoint(Construct):
         self.latency_alarm = cloudwatch.Alarm(
             self,
             "ModelLatency",
-            alarm_name=f"{endpoint_name}-model-latency",
+            alarm_name=names.latency_alarm,
             alarm_description="Model latency above target; rolls back a deployment in progress",
             metric=cloudwatch.Metric(
                 namespace="AWS/SageMaker",
@@ -194,7 +194,7 @@ class ServingEndpoint(Construct):
         self.scaling_policy = autoscaling.CfnScalingPolicy(
             self,
             "InvocationsScaling",
-            policy_name=f"{endpoint_name}-invocations-per-instance",
+            policy_name=names.scaling_policy,
             policy_type="TargetTrackingScaling",
             scaling_target_id=self.scalable_target.ref,
             target_tracking_scaling_policy_configuration=(

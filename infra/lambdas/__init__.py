@@ -1,1 +1,0 @@
-"""Lambda function sources; each directory is one function's deployment package."""

@@ -1,1 +1,0 @@
-"""Approval → deploy: updates the serving stack when a model package is approved."""

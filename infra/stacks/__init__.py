@@ -1,1 +1,0 @@
-"""The deployable stacks; each wires constructs from ``infra`` together and grants access."""

@@ -1,0 +1,1 @@
+"""Storage component: the project KMS key and buckets (``buckets``) and their stack (``stack``)."""
