@@ -39,7 +39,7 @@ def build_csv(path: Path, rows: int) -> Path:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    from mlops.datagen import generate_chunks
+    from mlops.dataset.generator import generate_chunks
 
     writer = None
     with pa.OSFile(str(path), "wb") as sink:

@@ -69,9 +69,9 @@ def main(argv: list[str]) -> int:
 
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.pop("MLOPS_LOCAL_AWS_URL", None)
-    from mlops.datagen import write_csv
-    from mlops.local_aws import ensure_local_aws, stop_local_aws
-    from mlops.settings import load_settings
+    from mlops.core.settings import load_settings
+    from mlops.dataset.generator import write_csv
+    from mlops.local_runtime.aws import ensure_local_aws, stop_local_aws
 
     settings = load_settings()
     rows_out: list[dict[str, Any]] = []
@@ -108,15 +108,15 @@ def _warm_up(settings: Any) -> float:
 def _measure(
     settings: Any, data: Path, rows: int, scratch: Path, state_dir: Path
 ) -> dict[str, Any]:
-    from sagemaker_pipelines.local.run import run_local_pipeline
+    from mlops.local_runtime.executor.run import run_local_pipeline
 
     started = time.perf_counter()
     run = run_local_pipeline(
         settings, data=data, out_dir=scratch / f"out-{rows}", state_dir=state_dir
     )
     pipeline_seconds = time.perf_counter() - started
-    if run.summary["status"] != "Succeeded":
-        raise SystemExit(f"pipeline failed at {rows} rows: {run.summary['failure_reason']}")
+    if not run.summary.succeeded:
+        raise SystemExit(f"pipeline failed at {rows} rows: {run.summary.failure_reason}")
 
     hp = settings.hyperparameters.model_dump()
     started = time.perf_counter()
@@ -130,13 +130,13 @@ def _measure(
     if bare.returncode != 0:
         raise SystemExit(f"bare script failed: {bare.stderr.strip()[-2000:]}")
     bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
-    steps = {step["name"]: step["seconds"] for step in run.summary["steps"]}
+    steps = {step.name: step.seconds for step in run.summary.steps}
     return {
         "rows": rows,
         "pipeline": pipeline_seconds,
         "bare": bare_seconds,
         "steps": steps,
-        "pipeline_auc": run.summary["metrics"]["auc"],
+        "pipeline_auc": run.summary.metrics["auc"],
         "bare_auc": bare_result["auc"],
     }
 

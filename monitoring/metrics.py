@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mlops.core.names import DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE, feature_drift_metric
 from monitoring.checks import FeatureComparison
 from monitoring.profile import ColumnProfile
 
-DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-MODEL_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
 _BATCH = 20  # the smallest PutMetricData batch any CloudWatch API version accepts
 
 
@@ -43,17 +42,19 @@ def data_quality_metrics(
         name = comparison.name
         if comparison.drift is not None:
             metrics.append(
-                MetricDatum(DATA_NAMESPACE, f"feature_baseline_drift_{name}", comparison.drift)
+                MetricDatum(DATA_METRICS_NAMESPACE, feature_drift_metric(name), comparison.drift)
             )
         if comparison.completeness is not None:
             metrics.append(
-                MetricDatum(DATA_NAMESPACE, f"feature_non_null_{name}", comparison.completeness)
+                MetricDatum(
+                    DATA_METRICS_NAMESPACE, f"feature_non_null_{name}", comparison.completeness
+                )
             )
         profile = profiles.get(name)
         if profile is not None and profile.count > 0:
             metrics.append(
                 MetricDatum(
-                    DATA_NAMESPACE,
+                    DATA_METRICS_NAMESPACE,
                     f"feature_data_{name}",
                     statistics={
                         "SampleCount": float(profile.count),
@@ -67,7 +68,7 @@ def data_quality_metrics(
 
 
 def model_quality_metrics(values: Mapping[str, float]) -> list[MetricDatum]:
-    return [MetricDatum(MODEL_NAMESPACE, name, value) for name, value in values.items()]
+    return [MetricDatum(MODEL_METRICS_NAMESPACE, name, value) for name, value in values.items()]
 
 
 def publish(

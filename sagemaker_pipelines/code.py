@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from mlops.local_runtime.jobs.archive import pack_files
+from mlops.core.archive import pack_files
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DIR = PROJECT_ROOT / "training"

@@ -4,10 +4,13 @@ The CDK stack embeds the JSON returned by `build_definition` in ``AWS::SageMaker
 and the local executor runs that same JSON: there is one pipeline, described once. The build is
 deterministic and offline (no network call, no credentials, byte-identical output) because the
 caller passes every S3 location — the code comes from CDK assets, never from SDK uploads made at
-build time with timestamps in their keys. ``platform-facts.md`` records the SDK recipe used here.
+build time with timestamps in their keys. docs/contracts.md §10 states the contract.
 
-The SDK import costs ~10 s on the reference machine, so it happens inside `build_definition`
-and the result of the import is cached by Python for the rest of the process.
+Each step is built by its own module under `sagemaker_pipelines.steps`; this module runs them in
+order inside an environment that keeps the SDK offline, and hands the SDK well-formed stand-ins
+for caller values it would otherwise parse or resolve. The SDK import costs ~10 s on the
+reference machine, so it happens inside `build_definition` (never at import: the CLI and the
+local executor import this module for the step names) and Python caches it for the process.
 """
 
 from __future__ import annotations
@@ -19,39 +22,51 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops.settings import ProjectSettings
-from sagemaker_pipelines.parameters import parameter_specs
+from mlops.core.settings import ProjectSettings
+from sagemaker_pipelines.steps.check_metric import build_check_metric, build_fail
+from sagemaker_pipelines.steps.context import (
+    PROCESSING_CODE_DIR,
+    TRAINING_CODE_DIR,
+    CodeLocations,
+    build_context,
+)
+from sagemaker_pipelines.steps.data_quality import build_data_quality, isolate_network
+from sagemaker_pipelines.steps.evaluate import build_evaluate
+from sagemaker_pipelines.steps.names import (
+    AUC_PATH,
+    CHECK_METRIC,
+    DATA_QUALITY,
+    EVALUATE,
+    EVALUATION_PROPERTY_FILE,
+    FAIL,
+    PREPROCESS,
+    REGISTER,
+    TRAIN,
+)
+from sagemaker_pipelines.steps.preprocess import build_preprocess
+from sagemaker_pipelines.steps.register import build_register
+from sagemaker_pipelines.steps.train import build_train
 
-# Step names: the local executor, the CLI summary and `start --wait` output use them too.
-PREPROCESS = "Preprocess"
-DATA_QUALITY = "DataQualityBaseline"
-TRAIN = "Train"
-EVALUATE = "Evaluate"
-CHECK_METRIC = "CheckMetric"
-REGISTER = "Register"
-FAIL = "AucBelowThreshold"
+if TYPE_CHECKING:
+    from sagemaker.mlops.workflow.pipeline import Pipeline
 
-EVALUATION_PROPERTY_FILE = "EvaluationReport"
-AUC_PATH = "binary_classification_metrics.auc.value"
-
-SKLEARN_VERSION = "1.9-0"
-XGBOOST_VERSION = "3.2-0"
-
-_PROCESSING = "/opt/ml/processing"
-# Content types the serving handlers accept and answer with (contracts §5).
-REQUEST_TYPES = ("text/csv", "application/json", "application/jsonlines")
-RESPONSE_TYPES = ("application/json", "text/csv")
-
-
-@dataclass(frozen=True)
-class CodeLocations:
-    """Where the container-side code lives in S3 (CDK assets on AWS, the local bucket locally)."""
-
-    preprocess: str  # s3 URI of preprocess.py
-    evaluate: str  # s3 URI of evaluate.py
-    training_source: str  # s3 URI of sourcedir.tar.gz (train.py + inference.py)
+# What callers import from here: the step names (the local executor, the CLI summary and
+# `start --wait` output address steps by them) and the builder's signature.
+__all__ = [
+    "AUC_PATH",
+    "CHECK_METRIC",
+    "DATA_QUALITY",
+    "EVALUATE",
+    "EVALUATION_PROPERTY_FILE",
+    "FAIL",
+    "PREPROCESS",
+    "REGISTER",
+    "TRAIN",
+    "CodeLocations",
+    "build_definition",
+]
 
 
 def build_definition(
@@ -85,27 +100,9 @@ def build_definition(
             kms_key_arn=kms_key_arn,
         )
         document = json.loads(pipeline.definition())
-    _isolate_quality_check(document)
+    isolate_network(document)
     document = stand_ins.restore(document)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
-
-
-def _isolate_quality_check(document: dict[str, Any]) -> None:
-    """Network isolation for the QualityCheck job, set in the document.
-
-    SDK 3.27 cannot serialise a ``NetworkConfig`` handed to ``CheckJobConfig`` (its object
-    reaches ``json.dumps`` unconverted), so the step's processing request gets the same
-    ``NetworkConfig`` the other processing steps carry, here.
-    """
-    for step in document["Steps"]:
-        if step["Name"] == DATA_QUALITY:
-            step["Arguments"]["NetworkConfig"] = {"EnableNetworkIsolation": True}
-
-
-_CONTAINER_CODE_DIR = f"{_PROCESSING}/input/code/"
-# A training channel's files land in /opt/ml/input/data/<channel>/<object key basename>.
-_TRAINING_CODE_DIR = "/opt/ml/input/data/code/"
-_STAND_IN_SOURCEDIR = "mlops-stand-in-sourcedir.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ class _StandIns:
         role = "arn:aws:iam::000000000000:role/mlops-stand-in-role"
         names = {"preprocess": code.preprocess, "evaluate": code.evaluate}
         stand_in_code = {name: f"s3://mlops-stand-in-code/mlops-stand-in-{name}" for name in names}
-        training = f"s3://mlops-stand-in-code/{_STAND_IN_SOURCEDIR}"
+        training = "s3://mlops-stand-in-code/mlops-stand-in-sourcedir.tar.gz"
         swaps = (
             (role, role_arn),
             *((stand_in_code[name], uri) for name, uri in names.items()),
@@ -141,15 +138,15 @@ class _StandIns:
         )
         processing_entries = tuple(
             (
-                _CONTAINER_CODE_DIR + stand_in_code[name].rsplit("/", 1)[-1],
-                _CONTAINER_CODE_DIR + uri.rsplit("/", 1)[-1],
+                PROCESSING_CODE_DIR + stand_in_code[name].rsplit("/", 1)[-1],
+                PROCESSING_CODE_DIR + uri.rsplit("/", 1)[-1],
             )
             for name, uri in names.items()
         )
         # sagemaker_submit_directory names the code channel's file inside the container.
         training_entry = (
-            _TRAINING_CODE_DIR + _STAND_IN_SOURCEDIR,
-            _TRAINING_CODE_DIR + code.training_source.rsplit("/", 1)[-1],
+            TRAINING_CODE_DIR + training.rsplit("/", 1)[-1],
+            TRAINING_CODE_DIR + code.training_source.rsplit("/", 1)[-1],
         )
         entry_swaps = (*processing_entries, training_entry)
         return cls(
@@ -233,19 +230,6 @@ def _config_validated_once() -> Iterator[None]:
         SageMakerConfig.validate_sagemaker_config = original  # type: ignore[method-assign]
 
 
-def _schema_arguments(settings: ProjectSettings) -> list[str]:
-    """The dataset schema as preprocess.py arguments (contracts §1)."""
-    schema = settings.dataset
-    arguments = ["--target", schema.target, "--positive-label", schema.positive_label]
-    if schema.drop_columns:
-        arguments += ["--drop-columns", ",".join(schema.drop_columns)]
-    if schema.categorical is not None:
-        arguments += ["--categorical", ",".join(schema.categorical)]
-    if schema.numeric is not None:
-        arguments += ["--numeric", ",".join(schema.numeric)]
-    return arguments
-
-
 def _build_pipeline(
     settings: ProjectSettings,
     *,
@@ -254,362 +238,28 @@ def _build_pipeline(
     default_input_uri: str,
     code: CodeLocations,
     kms_key_arn: str | None,
-) -> Any:
-    """The SDK objects; kept apart from `build_definition` so the import stays lazy."""
-    import boto3
-    from sagemaker.core import image_uris
-    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
-    from sagemaker.core.model_monitor import DatasetFormat
-    from sagemaker.core.network import NetworkConfig
-    from sagemaker.core.processing import ScriptProcessor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
-    from sagemaker.core.training.configs import (
-        Compute,
-        InputData,
-        Networking,
-        OutputDataConfig,
-    )
-    from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
-    from sagemaker.core.workflow.execution_variables import ExecutionVariables
-    from sagemaker.core.workflow.functions import Join, JsonGet
-    from sagemaker.core.workflow.parameters import (
-        ParameterFloat,
-        ParameterInteger,
-        ParameterString,
-    )
-    from sagemaker.core.workflow.pipeline_context import PipelineSession
-    from sagemaker.core.workflow.properties import PropertyFile
-    from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
-    from sagemaker.mlops.workflow.condition_step import ConditionStep
-    from sagemaker.mlops.workflow.fail_step import FailStep
-    from sagemaker.mlops.workflow.model_step import ModelStep
+) -> Pipeline:
+    """The steps in execution order; the SDK import happens here and in the builders."""
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.mlops.workflow.quality_check_step import (
-        DataQualityCheckConfig,
-        QualityCheckStep,
-    )
-    from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
-    from sagemaker.serve import ModelBuilder
-    from sagemaker.train import ModelTrainer
 
-    region = settings.region
-    # The default bucket is given so the SDK never calls S3 to create or probe one; telemetry
-    # is opted out because it would call STS and an HTTPS endpoint.
-    boto_session = boto3.Session(region_name=region)
-    session = PipelineSession(
-        boto_session=boto_session,
-        default_bucket=artifact_bucket,
-        sagemaker_config={
-            "SchemaVersion": "1.0",
-            "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
-        },
-    )
-
-    by_name = {spec.name: spec for spec in parameter_specs(settings, default_input_uri="")}
-
-    def string(name: str, default: str | None = None) -> Any:
-        return ParameterString(name=name, default_value=default or str(by_name[name].default))
-
-    def integer(name: str) -> Any:
-        return ParameterInteger(name=name, default_value=int(by_name[name].default))
-
-    def floating(name: str) -> Any:
-        return ParameterFloat(name=name, default_value=float(by_name[name].default))
-
-    input_data = string("InputDataUrl", default_input_uri)
-    processing_type = string("ProcessingInstanceType")
-    processing_count = integer("ProcessingInstanceCount")
-    training_type = string("TrainingInstanceType")
-    training_count = integer("TrainingInstanceCount")
-    max_depth = integer("MaxDepth")
-    eta = floating("Eta")
-    num_round = integer("NumRound")
-    subsample = floating("Subsample")
-    colsample = floating("ColsampleBytree")
-    min_child_weight = floating("MinChildWeight")
-    early_stopping = integer("EarlyStoppingRounds")
-    auc_threshold = floating("AucThreshold")
-    approval_status = string("ModelApprovalStatus")
-    parameters = [
-        input_data,
-        processing_type,
-        processing_count,
-        training_type,
-        training_count,
-        max_depth,
-        eta,
-        num_round,
-        subsample,
-        colsample,
-        min_child_weight,
-        early_stopping,
-        auc_threshold,
-        approval_status,
-    ]
-
-    def execution_uri(*parts: str) -> Any:
-        """s3://<bucket>/<pipeline>/<execution id>/<parts…>: one prefix per execution."""
-        return Join(
-            on="/",
-            values=[
-                "s3:/",
-                artifact_bucket,
-                settings.pipeline_name,
-                ExecutionVariables.PIPELINE_EXECUTION_ID,
-                *parts,
-            ],
-        )
-
-    sklearn_image = image_uris.retrieve("sklearn", region, SKLEARN_VERSION)
-    xgboost_image = image_uris.retrieve("xgboost", region, XGBOOST_VERSION)
-
-    # --- Preprocess -------------------------------------------------------------------------
-    preprocess_outputs = ("train", "validation", "test", "baseline", "spec")
-    preprocessor = ScriptProcessor(
-        image_uri=sklearn_image,
-        command=["python3"],
-        role=role_arn,
-        instance_type=processing_type,
-        instance_count=processing_count,
-        base_job_name=f"{settings.project_name}-preprocess",
-        sagemaker_session=session,
-        volume_kms_key=kms_key_arn,
-        output_kms_key=kms_key_arn,
-        network_config=NetworkConfig(enable_network_isolation=True),
-    )
-    preprocess = ProcessingStep(
-        name=PREPROCESS,
-        step_args=preprocessor.run(
-            code=code.preprocess,
-            inputs=[
-                ProcessingInput(
-                    input_name="input",
-                    s3_input=ProcessingS3Input(
-                        s3_uri=input_data,
-                        local_path=f"{_PROCESSING}/input",
-                        s3_data_type="S3Prefix",
-                        s3_input_mode="File",
-                    ),
-                )
-            ],
-            outputs=[
-                ProcessingOutput(
-                    output_name=name,
-                    s3_output=ProcessingS3Output(
-                        s3_uri=execution_uri("preprocess", name),
-                        local_path=f"{_PROCESSING}/{name}",
-                        s3_upload_mode="EndOfJob",
-                    ),
-                )
-                for name in preprocess_outputs
-            ],
-            arguments=_schema_arguments(settings),
-        ),
-    )
-
-    def preprocess_output(name: str) -> Any:
-        return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
-
-    # --- DataQualityBaseline ----------------------------------------------------------------
-    check_job = CheckJobConfig(
-        role=role_arn,
-        instance_count=1,
-        instance_type=processing_type,
-        base_job_name=f"{settings.project_name}-data-quality",
-        sagemaker_session=session,
-        volume_kms_key=kms_key_arn,
-        output_kms_key=kms_key_arn,
-    )
-    data_quality = QualityCheckStep(
-        name=DATA_QUALITY,
-        quality_check_config=DataQualityCheckConfig(
-            baseline_dataset=preprocess_output("baseline"),
-            dataset_format=DatasetFormat.csv(header=True),
-            output_s3_uri=execution_uri("data-quality"),
-        ),
-        check_job_config=check_job,
-        # The first execution has no earlier baseline to compare with: compute and register
-        # a new one. Drift against it is checked by Model Monitor on endpoint traffic.
-        skip_check=True,
-        register_new_baseline=True,
-        model_package_group_name=settings.model_package_group,
-    )
-
-    # --- Train ------------------------------------------------------------------------------
-    trainer = ModelTrainer(
-        training_image=xgboost_image,
-        role=role_arn,
-        sagemaker_session=session,
-        base_job_name=f"{settings.project_name}-train",
-        compute=Compute(
-            instance_type=training_type,
-            instance_count=training_count,
-            volume_kms_key_id=kms_key_arn,
-        ),
-        networking=Networking(enable_network_isolation=True),
-        hyperparameters={
-            # The XGBoost container's own script mode, network-isolated: the source tarball
-            # arrives as the `code` channel and the container unpacks it from there and runs
-            # train.py, so the SDK uploads nothing and the definition stays deterministic.
-            "sagemaker_program": "train.py",
-            "sagemaker_submit_directory": _TRAINING_CODE_DIR + _STAND_IN_SOURCEDIR,
-            "max_depth": max_depth,
-            "eta": eta,
-            "num_round": num_round,
-            "subsample": subsample,
-            "colsample_bytree": colsample,
-            "min_child_weight": min_child_weight,
-            "early_stopping_rounds": early_stopping,
-            # A project setting, not a parameter: the endpoint's decision threshold is part of
-            # the model (feature_spec.json), evaluate.py reports precision/recall at it.
-            "prediction_threshold": str(settings.prediction_threshold),
-        },
-        input_data_config=[
-            *(
-                InputData(channel_name=name, data_source=preprocess_output(name))
-                for name in ("train", "validation", "spec")
-            ),
-            InputData(channel_name="code", data_source=code.training_source),
-        ],
-        output_data_config=OutputDataConfig(
-            s3_output_path=execution_uri("train"), kms_key_id=kms_key_arn
-        ),
-    )
-    train = TrainingStep(name=TRAIN, step_args=trainer.train())
-    model_artifact = train.properties.ModelArtifacts.S3ModelArtifacts
-
-    # --- Evaluate ---------------------------------------------------------------------------
-    evaluation_report = PropertyFile(
-        name=EVALUATION_PROPERTY_FILE, output_name="evaluation", path="evaluation.json"
-    )
-    evaluator = ScriptProcessor(
-        image_uri=xgboost_image,
-        command=["python3"],
-        role=role_arn,
-        instance_type=processing_type,
-        instance_count=1,
-        base_job_name=f"{settings.project_name}-evaluate",
-        sagemaker_session=session,
-        volume_kms_key=kms_key_arn,
-        output_kms_key=kms_key_arn,
-        network_config=NetworkConfig(enable_network_isolation=True),
-    )
-    evaluate = ProcessingStep(
-        name=EVALUATE,
-        step_args=evaluator.run(
-            code=code.evaluate,
-            inputs=[
-                ProcessingInput(
-                    input_name="model",
-                    s3_input=ProcessingS3Input(
-                        s3_uri=model_artifact,
-                        local_path=f"{_PROCESSING}/model",
-                        s3_data_type="S3Prefix",
-                        s3_input_mode="File",
-                    ),
-                ),
-                ProcessingInput(
-                    input_name="test",
-                    s3_input=ProcessingS3Input(
-                        s3_uri=preprocess_output("test"),
-                        local_path=f"{_PROCESSING}/test",
-                        s3_data_type="S3Prefix",
-                        s3_input_mode="File",
-                    ),
-                ),
-            ],
-            outputs=[
-                ProcessingOutput(
-                    output_name="evaluation",
-                    s3_output=ProcessingS3Output(
-                        s3_uri=execution_uri("evaluate"),
-                        local_path=f"{_PROCESSING}/evaluation",
-                        s3_upload_mode="EndOfJob",
-                    ),
-                )
-            ],
-        ),
-        property_files=[evaluation_report],
-    )
-
-    # --- Register ---------------------------------------------------------------------------
-    evaluation_uri = Join(
-        on="/",
-        values=[
-            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-            "evaluation.json",
-        ],
-    )
-    builder = ModelBuilder(
-        image_uri=xgboost_image,
-        s3_model_data_url=model_artifact,
+    ctx = build_context(
+        settings,
         role_arn=role_arn,
-        sagemaker_session=session,
-        # No dependency discovery (it uploads code): train.py already put inference.py into
-        # model.tar.gz under code/, which these variables select at serving time.
-        dependencies={},
-        env_vars={
-            "SAGEMAKER_PROGRAM": "inference.py",
-            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-        },
+        artifact_bucket=artifact_bucket,
+        default_input_uri=default_input_uri,
+        code=code,
+        kms_key_arn=kms_key_arn,
     )
-    quality = data_quality.properties
-    register = ModelStep(
-        name=REGISTER,
-        step_args=builder.register(
-            model_package_group_name=settings.model_package_group,
-            content_types=list(REQUEST_TYPES),
-            response_types=list(RESPONSE_TYPES),
-            inference_instances=[settings.instances.endpoint_type],
-            transform_instances=[settings.instances.endpoint_type],
-            approval_status=approval_status,
-            model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(
-                    s3_uri=evaluation_uri, content_type="application/json"
-                ),
-                model_data_statistics=MetricsSource(
-                    s3_uri=quality.CalculatedBaselineStatistics, content_type="application/json"
-                ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=quality.CalculatedBaselineConstraints, content_type="application/json"
-                ),
-            ),
-            drift_check_baselines=DriftCheckBaselines(
-                model_data_statistics=MetricsSource(
-                    s3_uri=quality.CalculatedBaselineStatistics, content_type="application/json"
-                ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=quality.CalculatedBaselineConstraints, content_type="application/json"
-                ),
-            ),
-        ),
-    )
-
-    # --- CheckMetric → Register | Fail ------------------------------------------------------
-    auc = JsonGet(step_name=EVALUATE, property_file=evaluation_report, json_path=AUC_PATH)
-    fail = FailStep(
-        name=FAIL,
-        error_message=Join(
-            on=" ",
-            values=["Test AUC", auc, "is below the AucThreshold parameter", auc_threshold],
-        ),
-    )
-    check = ConditionStep(
-        name=CHECK_METRIC,
-        conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=auc_threshold)],
-        if_steps=[register],
-        else_steps=[fail],
-    )
-
+    preprocess = build_preprocess(ctx)
+    data_quality = build_data_quality(ctx, preprocess)
+    train = build_train(ctx, preprocess)
+    evaluate = build_evaluate(ctx, preprocess, train)
+    register = build_register(ctx, train=train, evaluate=evaluate, data_quality=data_quality)
+    fail = build_fail(ctx, evaluate)
+    check = build_check_metric(ctx, evaluate, passed=register, failed=fail)
     return Pipeline(
-        name=settings.pipeline_name,
-        parameters=parameters,
+        name=settings.names.pipeline,
+        parameters=list(ctx.parameters.values()),
         steps=[preprocess, data_quality, train, evaluate, check],
-        sagemaker_session=session,
+        sagemaker_session=ctx.session,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from mlops.settings import ProjectSettings
+from mlops.core.settings import ProjectSettings
 
 ParameterType = Literal["String", "Integer", "Float", "Boolean"]
 

@@ -67,6 +67,53 @@ def describe_package(sagemaker: Any, arn: str) -> dict[str, Any]:
     return response
 
 
+@dataclass(frozen=True)
+class DeployablePackage:
+    """A model package and the ``model.tar.gz`` its first container serves: what a deployment
+    of that package runs (so a local endpoint stays on the registry's lineage)."""
+
+    arn: str
+    model_data_url: str
+    approval_status: str
+
+
+def deployable_package(sagemaker: Any, arn: str) -> DeployablePackage:
+    """The artifact of model package ``arn``; RegistryError if it has none or does not exist."""
+    package = describe_package(sagemaker, arn)
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    url = containers[0].get("ModelDataUrl") if containers else None
+    if not url:
+        raise RegistryError(
+            f"model package {arn} has no InferenceSpecification.Containers[0].ModelDataUrl"
+        )
+    return DeployablePackage(
+        arn=str(package.get("ModelPackageArn", arn)),
+        model_data_url=str(url),
+        approval_status=str(package.get("ModelApprovalStatus") or "Unknown"),
+    )
+
+
+def latest_approved(sagemaker: Any, group: str) -> DeployablePackage:
+    """The newest ``Approved`` package of ``group``; RegistryError naming the group if none."""
+    try:
+        response = sagemaker.list_model_packages(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=APPROVED,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            MaxResults=1,
+        )
+    except sagemaker.exceptions.ClientError as error:
+        raise RegistryError(f"model package group {group}: {_message(error)}") from None
+    summaries = response.get("ModelPackageSummaryList") or []
+    if not summaries:
+        raise RegistryError(
+            f"no approved model package in group {group}: run the pipeline, then "
+            "`mlops models approve`"
+        )
+    return deployable_package(sagemaker, str(summaries[0]["ModelPackageArn"]))
+
+
 def latest_package(sagemaker: Any, group: str) -> str:
     """ARN of the newest version in ``group``."""
     packages = list_packages(sagemaker, group)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from mlops.errors import UserError
-from mlops.settings import ProjectSettings, load_settings
+from mlops.core.errors import UserError
+from mlops.core.settings import ProjectSettings, load_settings
+
+if TYPE_CHECKING:
+    from mlops.local_runtime.aws import AwsTarget
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,14 @@ class CliState:
         """Settings with CLI overrides applied (``extra`` from command flags wins)."""
         merged = _deep_merge(self.overrides, extra or {})
         return load_settings(merged)
+
+
+def aws_target(ctx: typer.Context, *, local: bool, endpoint_url: str | None = None) -> AwsTarget:
+    """The one place a command decides where its AWS calls go: ``--endpoint-url``, else the
+    embedded AWS with ``--local``, else real AWS; always in the settings' region."""
+    from mlops.local_runtime.aws import resolve_target
+
+    return resolve_target(state(ctx).settings().region, local=local, endpoint_url=endpoint_url)
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 
 app = typer.Typer(help="Generate and inspect datasets.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def generate(
     out: Annotated[Path, typer.Option(help="CSV file to write.")] = Path("build/data/churn.csv"),
 ) -> None:
     """Write a deterministic synthetic customer-churn CSV (header, id, mixed types, blanks)."""
-    from mlops.datagen import write_csv
+    from mlops.dataset.generator import write_csv
 
     if out.exists() and out.is_dir():
         raise UserError(f"--out {out} is a directory; give a file path such as {out / 'churn.csv'}")
@@ -43,7 +43,7 @@ def describe(
     import pandas as pd
 
     from mlops.cli.context import state
-    from mlops.schema import resolve_csv
+    from mlops.dataset.schema import resolve_csv
 
     schema = state(ctx).settings().dataset
     resolved = resolve_csv(schema, data)

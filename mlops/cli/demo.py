@@ -42,17 +42,18 @@ def run(
         ),
         console,
     )
+    auc = f"{summary.auc:.4f}" if summary.auc is not None else "–"
     typer.echo(
         "\n".join(
             [
                 "",
-                f"AUC (test)          {summary['auc']:.4f}",
-                f"model package       {summary['model_package_arn']} ({summary['approval_status']})",
-                f"endpoint            {summary['endpoint']}",
-                f"invocations         {summary['invocations']} ({summary['captured_records']} captured)",
-                f"violations, clean   {summary['violations_clean']}",
-                f"violations, drifted {summary['violations_drifted']}",
-                f"wall time           {summary['wall_seconds']} s",
+                f"AUC (test)          {auc}",
+                f"model package       {summary.model_package_arn} ({summary.approval_status})",
+                f"endpoint            {summary.endpoint}",
+                f"invocations         {summary.invocations} ({summary.captured_records} captured)",
+                f"violations, clean   {summary.clean.monitoring.violations}",
+                f"violations, drifted {summary.drifted.monitoring.violations}",
+                f"wall time           {summary.wall_seconds} s",
                 f"summary             {out / SUMMARY_FILE}",
                 f"report              {out / REPORT_FILE}",
             ]
@@ -67,7 +68,7 @@ def stop(
     ] = Path(".mlops"),
 ) -> None:
     """Stop the embedded AWS server (its registry and S3 state are in memory and end with it)."""
-    from mlops.local_aws import stop_local_aws
+    from mlops.local_runtime.aws import stop_local_aws
 
     stopped = stop_local_aws(state_dir)
     typer.echo(

@@ -13,8 +13,8 @@ import typer
 
 from mlops.cli import data, demo, endpoint, models, monitor, pipeline
 from mlops.cli.context import CliState, parse_assignments
-from mlops.errors import UserError
-from mlops.settings import SettingsError
+from mlops.core.errors import UserError
+from mlops.core.settings import SettingsError
 
 app = typer.Typer(
     name="mlops",

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops.cli.context import state
-from mlops.errors import UserError
+from mlops.cli.context import aws_target, state
+from mlops.core.errors import UserError
 
 app = typer.Typer(
     help="The model registry (local or AWS): list, describe, approve, reject.", no_args_is_help=True
@@ -24,13 +24,8 @@ GroupOption = Annotated[
 
 def _registry(ctx: typer.Context, local: bool) -> tuple[Any, str]:
     """A SageMaker client (AWS or the local server) and the project's group name."""
-    from mlops.local_aws import client, ensure_local_aws
-
-    settings = state(ctx).settings()
-    endpoint = ensure_local_aws() if local else None
-    return client("sagemaker", endpoint_url=endpoint, region=settings.region), (
-        settings.model_package_group
-    )
+    target = aws_target(ctx, local=local)
+    return target.client("sagemaker"), state(ctx).settings().names.model_package_group
 
 
 @app.command("list")

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 
 app = typer.Typer(
     help="Model Monitor baselines, drift analysis and reports in SageMaker formats.",
@@ -84,7 +84,7 @@ def run(
     ] = None,
     schedule: Annotated[
         str | None,
-        typer.Option(help="MonitoringSchedule dimension (default <endpoint>-data-quality)."),
+        typer.Option(help="MonitoringSchedule dimension (default: the project's schedule name)."),
     ] = None,
     endpoint_url: Annotated[
         str | None, typer.Option(help="AWS endpoint URL (e.g. a moto server).")
@@ -97,7 +97,7 @@ def run(
     ] = None,
 ) -> None:
     """Check current data against a baseline: violations, metrics, report (exit 0 on findings)."""
-    from mlops.cli.context import state
+    from mlops.cli.context import aws_target, state
     from monitoring.analysis import analyze
     from monitoring.errors import MonitoringInputError
     from monitoring.metrics import publish
@@ -107,12 +107,13 @@ def run(
         raise UserError("give exactly one of --capture DIR|s3://… or --data FILE")
     if publish_metrics and not endpoint:
         raise UserError("--publish-metrics needs --endpoint NAME (the metrics' Endpoint dimension)")
-    label = positive_label or state(ctx).settings().dataset.positive_label
+    settings = state(ctx).settings()
+    label = positive_label or settings.dataset.positive_label
     needs_aws = publish_metrics or any(
         str(s).startswith("s3://") for s in (capture, ground_truth) if s
     )
-    aws_url = _endpoint_url(endpoint_url, local) if needs_aws else None
-    s3 = _client("s3", aws_url) if needs_aws else None
+    target = aws_target(ctx, local=local, endpoint_url=endpoint_url) if needs_aws else None
+    s3 = target.client("s3") if target is not None else None
     try:
         result = analyze(
             baseline,
@@ -144,11 +145,12 @@ def run(
         typer.echo(f"report: {path}")
     if publish_metrics:
         assert endpoint is not None
+        assert target is not None
         sent = publish(
-            _client("cloudwatch", aws_url),
+            target.client("cloudwatch"),
             result.metrics,
             endpoint=endpoint,
-            schedule=schedule or f"{endpoint}-data-quality",
+            schedule=schedule or settings.names.monitoring_schedule,
         )
         typer.echo(f"published {sent} CloudWatch metrics for endpoint {endpoint}")
 
@@ -168,19 +170,3 @@ def _print_violations(result: Any) -> None:
     check_width = max(len(r[1]) for r in rows)
     for feature, check, description in rows:
         typer.echo(f"  {feature:<{width}}  {check:<{check_width}}  {description}")
-
-
-def _endpoint_url(endpoint_url: str | None, local: bool) -> str | None:
-    if endpoint_url:
-        return endpoint_url
-    if local:
-        from mlops.local_aws import ensure_local_aws
-
-        return ensure_local_aws()
-    return None
-
-
-def _client(service: str, endpoint_url: str | None) -> Any:
-    from mlops.local_aws import client
-
-    return client(service, endpoint_url=endpoint_url)

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops.cli.context import state
-from mlops.errors import UserError
+from mlops.cli.context import aws_target, state
+from mlops.core.errors import UserError
 
 app = typer.Typer(
     help="Build the pipeline definition, run it locally, start and watch AWS executions.",
@@ -56,13 +56,12 @@ def definition(
 ) -> None:
     """Print the pipeline definition JSON that the CDK stack deploys (offline, deterministic)."""
     from sagemaker_pipelines.definition import CodeLocations, build_definition
-    from sagemaker_pipelines.local.run import local_bucket, local_role_arn
 
     settings = state(ctx).settings()
-    bucket = bucket or local_bucket(settings)
+    bucket = bucket or settings.names.local_artifact_bucket
     text = build_definition(
         settings,
-        role_arn=role_arn or local_role_arn(settings),
+        role_arn=role_arn or settings.names.local_pipeline_role_arn,
         artifact_bucket=bucket,
         default_input_uri=input_uri or f"s3://{bucket}/input/",
         code=CodeLocations(
@@ -117,14 +116,14 @@ def run(
 
     from rich.console import Console
 
-    from sagemaker_pipelines.local.progress import RichProgress
-    from sagemaker_pipelines.local.run import run_local_pipeline
+    from mlops.local_runtime.executor.progress import RichProgress
+    from mlops.local_runtime.executor.run import run_local_pipeline
     from sagemaker_pipelines.parameters import ParameterError
 
     console = Console(stderr=True)
     source: str | Path
     if data is None:
-        from mlops.datagen import write_csv
+        from mlops.dataset.generator import write_csv
 
         source = out / "data" / "churn.csv"
         write_csv(source, rows=rows, seed=42)
@@ -150,14 +149,14 @@ def run(
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
     summary = outcome.summary
-    if summary["status"] == "Succeeded":
-        metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary["metrics"].items())
+    if summary.succeeded:
+        metrics = ", ".join(f"{k}={v:.4f}" for k, v in summary.metrics.items())
         console.print(f"[green]Succeeded[/] {metrics}")
-        console.print(f"registered {summary['model_package_arn']}")
+        console.print(f"registered {summary.model_package_arn}")
     else:
-        console.print(f"[red]Failed[/] at {summary['failed_step']}: {summary['failure_reason']}")
+        console.print(f"[red]Failed[/] at {summary.failed_step}: {summary.failure_reason}")
     console.print(f"summary: {outcome.summary_path}")
-    if summary["status"] != "Succeeded":
+    if not summary.succeeded:
         raise typer.Exit(1)
 
 
@@ -174,13 +173,12 @@ def start(
     ] = None,
 ) -> None:
     """Start an execution of the deployed pipeline on AWS; --wait exits 1 if it fails."""
-    from mlops.local_aws import client
     from sagemaker_pipelines.parameters import ParameterError
     from sagemaker_pipelines.remote import start_execution
 
     settings = state(ctx).settings()
-    name = pipeline_name or settings.pipeline_name
-    sagemaker = client("sagemaker", endpoint_url=None, region=settings.region)
+    name = pipeline_name or settings.names.pipeline
+    sagemaker = aws_target(ctx, local=False).client("sagemaker")
     try:
         arn = start_execution(sagemaker, name, parse_params(param))
     except ParameterError as error:

@@ -1,35 +1,62 @@
-"""Deterministic names derived from the settings: stacks, SSM parameters, SageMaker resources.
+"""Every name the project gives out, on AWS and locally, derived from one project name.
 
-The CLI reads the SSM parameters named here to find what `cdk deploy` created, so these names
-are a contract (docs/deploy.md lists them). Nothing here depends on time or randomness.
+The CDK stacks, the pipeline definition, the local runtime, the demo and the CLI all read names
+from here, so what the demo publishes locally is what the stack's alarms watch on AWS, and a
+renamed project renames everything at once. The SSM parameters named here are how the CLI finds
+what ``cdk deploy`` created (docs/deploy.md lists them). Nothing depends on time or randomness.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops.settings import ProjectSettings
+# Key prefixes inside the project's buckets (the same on AWS and in the local S3).
+DATASET_PREFIX = "datasets/input"
+DATA_CAPTURE_PREFIX = "data-capture"
+MONITORING_REPORTS_PREFIX = "monitoring/reports"
+
+# S3 bucket names are at most 63 characters.
+MAX_BUCKET_NAME = 63
+# The one production variant every endpoint config of the project declares.
+VARIANT_NAME = "AllTraffic"
+# Model Monitor's CloudWatch metrics: namespaces and names as SageMaker publishes them.
+DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+
+
+def feature_drift_metric(feature: str) -> str:
+    """The data-quality monitor's drift distance of one feature (what drift alarms watch)."""
+    return f"feature_baseline_drift_{feature}"
+
+
+# moto's default account: what the embedded AWS answers for GetCallerIdentity.
+LOCAL_ACCOUNT = "123456789012"
 
 
 @dataclass(frozen=True)
 class ProjectNames:
-    """Every name the infrastructure gives out, from one project name."""
+    """Names of one project: SageMaker resources, stacks, alarms, SSM parameters, local stand-ins."""
 
     project: str
-    pipeline: str
-    model_package_group: str
-    endpoint: str
 
-    @classmethod
-    def of(cls, settings: ProjectSettings) -> ProjectNames:
-        return cls(
-            project=settings.project_name,
-            pipeline=settings.pipeline_name,
-            model_package_group=settings.model_package_group,
-            endpoint=settings.endpoint_name,
-        )
+    # SageMaker resources ---------------------------------------------------------------------
+    @property
+    def pipeline(self) -> str:
+        return f"{self.project}-pipeline"
 
-    # Stacks -------------------------------------------------------------------------------
+    @property
+    def model_package_group(self) -> str:
+        return f"{self.project}-models"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.project}-endpoint"
+
+    def job_prefix(self, step: str) -> str:
+        """``base_job_name`` of a pipeline step's job (``<project>-preprocess``, …)."""
+        return f"{self.project}-{step}"
+
+    # Stacks ----------------------------------------------------------------------------------
     @property
     def storage_stack(self) -> str:
         return f"{self.project}-storage"
@@ -46,9 +73,30 @@ class ProjectNames:
     def deploy_stack(self) -> str:
         return f"{self.project}-deploy"
 
-    # SageMaker monitoring -----------------------------------------------------------------
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{self.project}"
+
+    def bucket(self, purpose: str, *, account: str, region: str) -> str:
+        """``<project>-<purpose>-<account>-<region>``: globally unique, the same on every synth.
+
+        Fixed names let other stacks and the CLI address the buckets without cross-stack
+        exports (and keep IAM resource ARNs readable in reviews and cdk-nag acknowledgements).
+        ``account`` may be a CDK token; the length is checked for a 12-digit account id.
+        """
+        longest = len(f"{self.project}-{purpose}-{'0' * 12}-{region}")
+        if longest > MAX_BUCKET_NAME:
+            raise ValueError(
+                f"project_name {self.project!r} is too long for the S3 bucket names "
+                f"({longest} > {MAX_BUCKET_NAME} characters); shorten it by "
+                f"{longest - MAX_BUCKET_NAME}"
+            )
+        return f"{self.project}-{purpose}-{account}-{region}"
+
+    # Monitoring and alarms -------------------------------------------------------------------
     @property
     def monitoring_schedule(self) -> str:
+        """The data-quality schedule: the ``MonitoringSchedule`` dimension of its metrics."""
         return f"{self.project}-data-quality"
 
     @property
@@ -60,7 +108,51 @@ class ProjectNames:
     def drift_alarm(self) -> str:
         return f"{self.project}-data-drift"
 
-    # SSM parameters the CLI reads -----------------------------------------------------------
+    def feature_drift_alarm(self, feature: str) -> str:
+        return f"{self.drift_alarm}-{feature}"
+
+    @property
+    def errors_alarm(self) -> str:
+        return f"{self.endpoint}-5xx-errors"
+
+    @property
+    def latency_alarm(self) -> str:
+        return f"{self.endpoint}-model-latency"
+
+    @property
+    def scaling_policy(self) -> str:
+        return f"{self.endpoint}-invocations-per-instance"
+
+    # SSM parameters the CLI reads ------------------------------------------------------------
     def parameter(self, leaf: str) -> str:
         """``/<project>/<leaf>``, e.g. ``/churn-mlops/pipeline-name``."""
         return f"/{self.project}/{leaf}"
+
+    # Local stand-ins for what the stacks create on AWS ---------------------------------------
+    @property
+    def local_artifact_bucket(self) -> str:
+        """The local stand-in for the storage stack's artifact bucket."""
+        return f"{self.project}-local-artifacts"
+
+    @property
+    def local_data_bucket(self) -> str:
+        """The local stand-in for the storage stack's data bucket (data capture lands here)."""
+        return f"{self.project}-local-data"
+
+    @property
+    def local_pipeline_role_arn(self) -> str:
+        """The execution role the local definition names: moto records it, nothing assumes it."""
+        return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{self.project}-pipeline-execution"
+
+    @property
+    def local_endpoint_role_arn(self) -> str:
+        """The locally recorded Model's execution role (recorded, never assumed)."""
+        return f"arn:aws:iam::{LOCAL_ACCOUNT}:role/{self.project}-endpoint"
+
+    def endpoint_model(self, version: str) -> str:
+        """The SageMaker Model of one deployed package version."""
+        return f"{self.endpoint}-model-{version}"
+
+    def endpoint_config(self, version: str) -> str:
+        """The EndpointConfig of one deployed package version."""
+        return f"{self.endpoint}-config-{version}"

@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from mlops.core.names import ProjectNames
+
 CONTEXT_KEY = "mlops"
 DEFAULT_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
@@ -204,16 +206,9 @@ class ProjectSettings(BaseSettings):
         return value
 
     @property
-    def model_package_group(self) -> str:
-        return f"{self.project_name}-models"
-
-    @property
-    def pipeline_name(self) -> str:
-        return f"{self.project_name}-pipeline"
-
-    @property
-    def endpoint_name(self) -> str:
-        return f"{self.project_name}-endpoint"
+    def names(self) -> ProjectNames:
+        """Every resource name of the project, AWS and local (``mlops.core.names``)."""
+        return ProjectNames(self.project_name)
 
     @classmethod
     def settings_customise_sources(

@@ -27,25 +27,6 @@ PAYMENT = ("Electronic check", "Mailed check", "Bank transfer", "Credit card")
 REGIONS = ("north", "south", "east", "west", "central")
 YES_NO = ("No", "Yes")
 
-COLUMNS = (
-    "customer_id",
-    "age",
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
-    "num_products",
-    "data_usage_gb",
-    "last_login_days",
-    "senior_citizen",
-    "contract",
-    "internet_service",
-    "payment_method",
-    "paperless_billing",
-    "region",
-    "churn",
-)
-
 
 def generate_chunks(rows: int, seed: int, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
     """Yield the table in chunks of ``chunk_rows`` (the last may be shorter)."""

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlops.errors import UserError
-from mlops.settings import DatasetSchema
+from mlops.core.errors import UserError
+from mlops.core.settings import DatasetSchema
 
 SAMPLE_ROWS = 10_000
 NUMERIC_SHARE = 0.95

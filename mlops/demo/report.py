@@ -6,9 +6,10 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, select_autoescape
+
+from mlops.demo.results import DemoSummary
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -81,22 +82,22 @@ Finished in {{ s.wall_seconds }} s.</p>
 """
 
 
-def write_demo_report(
-    path: Path, *, summary: dict[str, Any], run: dict[str, Any], monitoring: dict[str, Any]
-) -> Path:
+def write_demo_report(path: Path, summary: DemoSummary) -> Path:
     """Render the report; plots are embedded so the page can be mailed as one file."""
     environment = Environment(autoescape=select_autoescape(default=True))
     plots = [
-        {"name": Path(plot).stem.replace("_", " "), "data": _base64(Path(plot))}
-        for plot in run.get("plots", [])
-        if str(plot).endswith(".png")
+        {"name": plot.stem.replace("_", " "), "data": _base64(plot)}
+        for plot in summary.run.artifacts.plots
+        if plot.suffix == ".png"
     ]
+    windows = summary.windows
     links = {
-        name: os.path.relpath(window["report"], path.parent) for name, window in monitoring.items()
+        name: os.path.relpath(window.monitoring.report, path.parent)
+        for name, window in windows.items()
     }
-    drift_features = sorted({feature for w in monitoring.values() for feature in w["drift"]})
+    drift_features = sorted({f for window in windows.values() for f in window.monitoring.drift})
     html = environment.from_string(_TEMPLATE).render(
-        s=summary, plots=plots, links=links, drift_features=drift_features
+        s=summary.to_json(), plots=plots, links=links, drift_features=drift_features
     )
     path.write_text(html)
     return path

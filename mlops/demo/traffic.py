@@ -8,13 +8,17 @@ that moved, a column that stopped being filled in, and more support calls.
 
 from __future__ import annotations
 
+import json
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlops.datagen import write_csv
+from mlops.core.errors import UserError
+from mlops.dataset.generator import write_csv
+from monitoring.ground_truth import RowKey, row_key
 
 DRIFTED_COLUMNS = ("monthly_charges", "tenure_months", "contract", "total_charges", "support_calls")
 
@@ -27,6 +31,23 @@ class TrafficBatch:
     features: tuple[str, ...]
     rows: list[list[str]]
     labels: list[str]
+
+    def labels_by_row(self) -> dict[RowKey, str]:
+        """Each row's true label, keyed by its content: what a labelling process knows."""
+        return {row_key(row): label for row, label in zip(self.rows, self.labels, strict=True)}
+
+
+def feature_order(model_archive: Path) -> tuple[str, ...]:
+    """The raw feature order the endpoint accepts, from the model's own feature spec."""
+    with tarfile.open(model_archive) as archive:
+        try:
+            member = archive.extractfile("feature_spec.json")
+        except KeyError:
+            member = None
+        if member is None:
+            raise UserError(f"{model_archive} has no feature_spec.json")
+        spec = json.loads(member.read())
+    return tuple(str(feature["name"]) for feature in spec["features"])
 
 
 def clean_batch(

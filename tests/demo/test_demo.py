@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mlops.local_aws import client, running_endpoint, stop_local_aws
+from mlops.local_runtime.aws import client, running_endpoint, stop_local_aws
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_model_is_registered_approved_and_good_enough(
     _, summary, endpoint_url = demo
     assert summary["auc"] >= 0.8
     assert summary["approval_status"] == "Approved"
-    sagemaker = client("sagemaker", endpoint_url=endpoint_url)
+    sagemaker = client("sagemaker", endpoint_url=endpoint_url, region="us-east-1")
     package = sagemaker.describe_model_package(ModelPackageName=summary["model_package_arn"])
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["DriftCheckBaselines"]["ModelDataQuality"]["Statistics"]["S3Uri"].startswith(
@@ -67,7 +67,7 @@ def test_model_is_registered_approved_and_good_enough(
 
 def test_endpoint_is_recorded_in_the_local_registry(demo: tuple[Path, dict[str, Any], str]) -> None:
     _, summary, endpoint_url = demo
-    sagemaker = client("sagemaker", endpoint_url=endpoint_url)
+    sagemaker = client("sagemaker", endpoint_url=endpoint_url, region="us-east-1")
     endpoint = sagemaker.describe_endpoint(EndpointName=summary["endpoint"])
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 100
@@ -107,3 +107,51 @@ def test_report_shows_metrics_plots_and_findings(demo: tuple[Path, dict[str, Any
     assert html.count("data:image/png;base64,") >= 4
     assert "baseline_drift_check" in html
     assert (out / "monitoring" / "drifted" / "report.html").exists()
+
+
+def test_summary_holds_exactly_the_documented_keys(demo: tuple[Path, dict[str, Any], str]) -> None:
+    # summary.json is an interface (README, docs/contracts.md §12): scripts read these keys.
+    _, summary, _ = demo
+    assert list(summary) == [
+        "rows",
+        "auc",
+        "metrics",
+        "model_package_arn",
+        "approval_status",
+        "endpoint",
+        "invocations",
+        "captured_records",
+        "predictions",
+        "violations_clean",
+        "violations_drifted",
+        "drifted_findings",
+        "model_quality_violations_clean",
+        "model_quality_violations_drifted",
+        "windows",
+        "pipeline",
+        "stage_seconds",
+        "wall_seconds",
+    ]
+    assert list(summary["windows"]) == ["clean", "drifted"]
+    assert list(summary["windows"]["drifted"]) == [
+        "capture",
+        "invocations",
+        "captured_records",
+        "records",
+        "violations",
+        "model_quality",
+        "model_quality_violations",
+        "drift",
+        "metrics_published",
+        "violations_file",
+        "report",
+    ]
+    assert list(summary["pipeline"]) == [
+        "steps",
+        "summary",
+        "model_data",
+        "evaluation",
+        "baseline_statistics",
+        "baseline_constraints",
+        "plots",
+    ]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.datagen import COLUMNS, write_csv
+from mlops.dataset.example import COLUMNS
+from mlops.dataset.generator import write_csv
 
 
 @pytest.fixture(scope="module")

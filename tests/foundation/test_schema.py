@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops.errors import UserError
-from mlops.schema import resolve_csv, resolve_schema
-from mlops.settings import DatasetSchema
+from mlops.core.errors import UserError
+from mlops.core.settings import DatasetSchema
+from mlops.dataset.schema import resolve_csv, resolve_schema
 
 
 def _frame(**columns: list[str]) -> pd.DataFrame:
@@ -65,7 +65,7 @@ def test_one_typo_in_a_numeric_column_keeps_it_numeric() -> None:
 
 
 def test_inference_agrees_with_the_preprocess_script(tmp_path: Path) -> None:
-    from mlops.datagen import write_csv
+    from mlops.dataset.generator import write_csv
     from training import preprocess
 
     path = tmp_path / "churn.csv"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.settings import ProjectSettings, SettingsError, load_settings
+from mlops.core.settings import ProjectSettings, SettingsError, load_settings
 
 
 def test_defaults_come_from_cdk_json() -> None:
@@ -15,7 +15,7 @@ def test_defaults_come_from_cdk_json() -> None:
     assert settings.project_name == "churn-mlops"
     assert settings.dataset.target == "churn"
     assert settings.dataset.drop_columns == ("customer_id",)
-    assert settings.model_package_group == "churn-mlops-models"
+    assert settings.names.model_package_group == "churn-mlops-models"
 
 
 def test_environment_overrides_cdk_json(monkeypatch: pytest.MonkeyPatch) -> None:

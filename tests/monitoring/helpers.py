@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from mlops.datagen import generate_chunks
+from mlops.dataset.generator import generate_chunks
 
 NON_FEATURES = ("customer_id", "churn")
 
@@ -54,7 +54,7 @@ def capture_record(
     encoding: str = "CSV",
     inference_time: str = "2026-11-26T10:15:00Z",
 ) -> dict[str, Any]:
-    """A capture line with the keys of shared/fixtures/model-monitor/capture.jsonl."""
+    """A capture line with the keys of tests/fixtures/model-monitor/capture.jsonl."""
 
     def side(mode: str, data: str, content_type: str) -> dict[str, str]:
         if encoding == "BASE64":
@@ -77,7 +77,7 @@ def capture_record(
 
 
 def ground_truth_record(event_id: str, label: str) -> dict[str, Any]:
-    """A ground-truth line with the keys of shared/fixtures/model-monitor/actuals.jsonl."""
+    """A ground-truth line with the keys of tests/fixtures/model-monitor/actuals.jsonl."""
     return {
         "groundTruthData": {"data": label, "encoding": "CSV"},
         "eventMetadata": {"eventId": event_id, "inferenceTime": "2026-11-26T10:15:00Z"},

@@ -14,8 +14,8 @@ from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from mlops.cli.main import app
-from mlops.errors import UserError
-from mlops.local_aws import client
+from mlops.core.errors import UserError
+from mlops.local_runtime.aws import client
 from tests.monitoring.helpers import csv_capture, features_table, hour_key, write_csv
 
 runner = CliRunner()
@@ -87,7 +87,7 @@ def test_run_on_s3_capture_publishes_metrics(cli_baseline: Path, tmp_path: Path)
     try:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
-        s3 = client("s3", endpoint_url=url)
+        s3 = client("s3", endpoint_url=url, region="us-east-1")
         s3.create_bucket(Bucket="capture")
         lines = "".join(
             json.dumps(r) + "\n"
@@ -116,9 +116,9 @@ def test_run_on_s3_capture_publishes_metrics(cli_baseline: Path, tmp_path: Path)
         assert result.exit_code == 0, result.output
         assert "analysed 300 records" in result.output
         assert "no violations" in result.output
-        listed = client("cloudwatch", endpoint_url=url).list_metrics(
+        listed = client("cloudwatch", endpoint_url=url, region="us-east-1").list_metrics(
             Namespace="aws/sagemaker/Endpoints/data-metrics",
-            Dimensions=[{"Name": "MonitoringSchedule", "Value": "churn-ep-data-quality"}],
+            Dimensions=[{"Name": "MonitoringSchedule", "Value": "churn-mlops-data-quality"}],
         )["Metrics"]
         assert any(m["MetricName"] == "feature_baseline_drift_age" for m in listed)
     finally:

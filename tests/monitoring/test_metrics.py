@@ -9,9 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from moto import mock_aws
 
-from mlops.local_aws import client
+from mlops.core.names import DATA_METRICS_NAMESPACE
+from mlops.local_runtime.aws import client
 from monitoring.analysis import analyze
-from monitoring.metrics import DATA_NAMESPACE, publish
+from monitoring.metrics import publish
 from tests.monitoring.helpers import write_csv
 
 
@@ -30,12 +31,12 @@ def test_published_metrics_are_queryable_by_endpoint_and_schedule(
         {"Name": "MonitoringSchedule", "Value": "churn-data-quality"},
     ]
     with mock_aws():
-        cloudwatch = client("cloudwatch", endpoint_url=None)
+        cloudwatch = client("cloudwatch", endpoint_url=None, region="us-east-1")
         sent = publish(
             cloudwatch, result.metrics, endpoint="churn-endpoint", schedule="churn-data-quality"
         )
         assert sent == len(result.metrics)
-        listed = cloudwatch.list_metrics(Namespace=DATA_NAMESPACE)["Metrics"]
+        listed = cloudwatch.list_metrics(Namespace=DATA_METRICS_NAMESPACE)["Metrics"]
         assert {m["MetricName"] for m in listed} >= {
             "feature_baseline_drift_monthly_charges",
             "feature_non_null_total_charges",
@@ -43,7 +44,7 @@ def test_published_metrics_are_queryable_by_endpoint_and_schedule(
         }
         now = datetime.now(UTC)
         stats = cloudwatch.get_metric_statistics(
-            Namespace=DATA_NAMESPACE,
+            Namespace=DATA_METRICS_NAMESPACE,
             MetricName="feature_baseline_drift_monthly_charges",
             Dimensions=dimensions,
             StartTime=now - timedelta(hours=1),

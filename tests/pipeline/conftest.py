@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mlops.settings import ProjectSettings, load_settings
+from mlops.core.settings import ProjectSettings, load_settings
 
 PLACEHOLDERS = {
     "role_arn": "${Token[TOKEN.101]}",
@@ -134,7 +134,7 @@ def local_aws_server(moto_server_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def local_aws_url(local_aws_server: str) -> Iterator[str]:
-    """Point `mlops.local_aws` (this process and CLI subprocesses) at the test server, for
+    """Point `mlops.local_runtime.aws` (this process and CLI subprocesses) at the test server, for
     one module only, so other test modules keep their own local AWS."""
     previous = os.environ.get("MLOPS_LOCAL_AWS_URL")
     os.environ["MLOPS_LOCAL_AWS_URL"] = local_aws_server
@@ -150,7 +150,7 @@ def local_aws_url(local_aws_server: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """3000 rows of the embedded dataset: enough for AUC well above the default threshold."""
-    from mlops.datagen import write_csv
+    from mlops.dataset.generator import write_csv
 
     path = tmp_path_factory.mktemp("data") / "churn.csv"
     write_csv(path, rows=3000, seed=7)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
-from mlops.settings import ProjectSettings, load_settings
+import pytest
+
+from mlops.core.settings import ProjectSettings, load_settings
 from sagemaker_pipelines.definition import AUC_PATH
 from tests.pipeline.conftest import (
     PLACEHOLDERS,
@@ -13,6 +17,9 @@ from tests.pipeline.conftest import (
     all_steps,
     build_with_placeholders,
 )
+
+# `mlops pipeline definition` with the repository's cdk.json settings, as reviewed.
+GOLDEN_DEFINITION = Path(__file__).parent / "golden" / "definition-default.json"
 
 
 def test_build_makes_no_network_attempt_and_needs_no_credentials(
@@ -123,6 +130,18 @@ def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> N
     ]
 
 
+def test_numeric_hyperparameters_reach_the_job_as_strings(definition: dict[str, Any]) -> None:
+    # CreateTrainingJob takes a map of string to string: a Get of an Integer parameter would be
+    # rejected by the service (botocore's model); Std:Join renders it as text at run time.
+    hyperparameters = all_steps(definition)["Train"]["Arguments"]["HyperParameters"]
+    assert hyperparameters["max_depth"] == {
+        "Std:Join": {"On": "", "Values": [{"Get": "Parameters.MaxDepth"}]}
+    }
+    assert all(
+        isinstance(value, str) or set(value) == {"Std:Join"} for value in hyperparameters.values()
+    )
+
+
 def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) -> None:
     train = all_steps(definition)["Train"]["Arguments"]
     hyperparameters = train["HyperParameters"]
@@ -132,7 +151,7 @@ def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) 
     assert (
         hyperparameters["sagemaker_submit_directory"] == f"/opt/ml/input/data/code/{sourcedir_name}"
     )
-    assert hyperparameters["max_depth"] == {"Get": "Parameters.MaxDepth"}
+    assert train["AlgorithmSpecification"]["MetricDefinitions"][1]["Name"] == "validation:auc"
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-xgboost:3.2-0")
     channels = {c["ChannelName"]: c for c in train["InputDataConfig"]}
     assert list(channels) == ["train", "validation", "spec", "code"]
@@ -162,7 +181,7 @@ def test_register_records_metrics_baselines_and_the_approval_parameter(
 ) -> None:
     register = all_steps(definition)["Register"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
-    assert register["ModelPackageGroupName"] == load_settings().model_package_group
+    assert register["ModelPackageGroupName"] == load_settings().names.model_package_group
     drift = register["DriftCheckBaselines"]["ModelDataQuality"]
     assert drift["Statistics"]["S3Uri"] == {
         "Get": "Steps.DataQualityBaseline.CalculatedBaselineStatistics"
@@ -221,3 +240,20 @@ def test_cli_definition_prints_the_json_with_the_given_role_and_bucket() -> None
     )
     assert "team-artifacts" in result.stdout
     assert result.stdout.startswith("{\n")
+
+
+def test_default_definition_is_byte_identical_to_the_golden_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    for name in [name for name in os.environ if name.startswith("MLOPS_")]:
+        monkeypatch.delenv(name)
+    result = CliRunner().invoke(app, ["pipeline", "definition"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == GOLDEN_DEFINITION.read_bytes(), (
+        "the pipeline definition changed; if intended, regenerate with `.venv/bin/mlops "
+        "pipeline definition > tests/pipeline/golden/definition-default.json` and review the diff"
+    )

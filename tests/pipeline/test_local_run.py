@@ -21,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli.main import app
-from mlops.errors import UserError
-from mlops.local_aws import client
+from mlops.core.errors import UserError
+from mlops.local_runtime.aws import client
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ class Run:
 
 
 def _packages(url: str) -> list[dict[str, Any]]:
-    sagemaker = client("sagemaker", endpoint_url=url)
+    sagemaker = client("sagemaker", endpoint_url=url, region="us-east-1")
     try:
         return list(
             sagemaker.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]
@@ -133,13 +133,33 @@ def test_run_on_generated_data_succeeds_with_auc_above_the_threshold(succeeded: 
     assert all(step["seconds"] >= 0 for step in summary["steps"])
 
 
+def test_summary_holds_exactly_the_documented_keys(succeeded: Run) -> None:
+    # summary.json is an interface (README, docs/contracts.md §12): scripts read these keys.
+    assert list(succeeded.summary) == [
+        "status",
+        "execution_id",
+        "failed_step",
+        "failure_reason",
+        "input",
+        "steps",
+        "metrics",
+        "model_package_arn",
+        "model_data",
+        "evaluation",
+        "baseline_statistics",
+        "baseline_constraints",
+        "plots",
+    ]
+    assert succeeded.summary["input"].startswith("s3://churn-mlops-local-artifacts/input/")
+
+
 def test_run_registers_a_package_with_metrics_and_drift_baselines(
     succeeded: Run, local_aws_url: str
 ) -> None:
     arn = succeeded.summary["model_package_arn"]
-    package = client("sagemaker", endpoint_url=local_aws_url).describe_model_package(
-        ModelPackageName=arn
-    )
+    package = client(
+        "sagemaker", endpoint_url=local_aws_url, region="us-east-1"
+    ).describe_model_package(ModelPackageName=arn)
     prefix = f"s3://churn-mlops-local-artifacts/churn-mlops-pipeline/{succeeded.summary['execution_id']}/"
     report_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     assert report_uri == prefix + "evaluate/evaluation.json"
@@ -151,7 +171,9 @@ def test_run_registers_a_package_with_metrics_and_drift_baselines(
     )
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
     bucket, _, key = report_uri.removeprefix("s3://").partition("/")
-    body = client("s3", endpoint_url=local_aws_url).get_object(Bucket=bucket, Key=key)["Body"]
+    body = client("s3", endpoint_url=local_aws_url, region="us-east-1").get_object(
+        Bucket=bucket, Key=key
+    )["Body"]
     report = json.loads(body.read())
     assert report["binary_classification_metrics"]["auc"]["value"] == pytest.approx(
         succeeded.summary["metrics"]["auc"]

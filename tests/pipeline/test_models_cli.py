@@ -12,7 +12,7 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from mlops.cli.main import app
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 
 GROUP = "churn-mlops-models"
 

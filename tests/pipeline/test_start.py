@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from mlops.cli.main import app
 from mlops.cli.pipeline import watch_and_report
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 from sagemaker_pipelines.remote import watch_execution
 
 PIPELINE = "churn-mlops-pipeline"

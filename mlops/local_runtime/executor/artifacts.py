@@ -7,22 +7,23 @@ and for the summary's paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.local_runtime.jobs.staging import split_s3_uri, stage_in
+from mlops.core.s3uri import split_s3_uri
+from mlops.local_runtime.executor.engine import ExecutionResult
+from mlops.local_runtime.jobs.staging import stage_in
 from sagemaker_pipelines.definition import (
     DATA_QUALITY,
     EVALUATE,
     TRAIN,
 )
-from sagemaker_pipelines.local.engine import ExecutionResult
 
 _PLOT_SUFFIXES = (".png", ".svg", ".html", ".pdf")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LocalArtifacts:
     """Local paths of the artifacts (None when the producing step did not run)."""
 
@@ -30,15 +31,17 @@ class LocalArtifacts:
     evaluation: Path | None = None
     baseline_statistics: Path | None = None
     baseline_constraints: Path | None = None
-    plots: list[Path] = field(default_factory=list)
+    plots: tuple[Path, ...] = ()
 
 
 def collect_artifacts(result: ExecutionResult, s3: Any, out_dir: Path) -> LocalArtifacts:
     """Download the artifacts of the steps that succeeded into ``out_dir``."""
-    artifacts = LocalArtifacts()
+    model_data = None
     model_uri = result.properties(TRAIN).get("ModelArtifacts", {}).get("S3ModelArtifacts")
     if model_uri:
-        artifacts.model_data = _download_object(s3, str(model_uri), out_dir / "model")
+        model_data = _download_object(s3, str(model_uri), out_dir / "model")
+    evaluation = None
+    plots: list[Path] = []
     outputs = result.properties(EVALUATE).get("ProcessingOutputConfig", {}).get("Outputs", [])
     for output in outputs:
         if output.get("OutputName") != "evaluation":
@@ -46,18 +49,19 @@ def collect_artifacts(result: ExecutionResult, s3: Any, out_dir: Path) -> LocalA
         files = stage_in(str(output["S3Output"]["S3Uri"]), out_dir / "evaluation", s3)
         for path in sorted(files):
             if path.name == "evaluation.json":
-                artifacts.evaluation = path
+                evaluation = path
             elif path.suffix.lower() in _PLOT_SUFFIXES:
-                artifacts.plots.append(path)
+                plots.append(path)
+    statistics = constraints = None
     quality = result.properties(DATA_QUALITY)
     if quality.get("CalculatedBaselineStatistics"):
-        artifacts.baseline_statistics = _download_object(
+        statistics = _download_object(
             s3, str(quality["CalculatedBaselineStatistics"]), out_dir / "baseline"
         )
-        artifacts.baseline_constraints = _download_object(
+        constraints = _download_object(
             s3, str(quality["CalculatedBaselineConstraints"]), out_dir / "baseline"
         )
-    return artifacts
+    return LocalArtifacts(model_data, evaluation, statistics, constraints, tuple(plots))
 
 
 def _download_object(s3: Any, uri: str, dest_dir: Path) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from sagemaker_pipelines.local.engine import FAILED, SUCCEEDED, StepRecord
+from mlops.local_runtime.executor.engine import FAILED, SUCCEEDED, StepRecord
 
 _STYLES = {SUCCEEDED: "green", FAILED: "bold red"}
 

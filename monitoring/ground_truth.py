@@ -1,0 +1,114 @@
+"""Ground truth for model-quality monitoring, built from captured inferences and known labels.
+
+Model Monitor joins ground truth to endpoint data capture by ``eventMetadata.eventId``: a
+labelling process uploads one JSON line per captured inference, holding the labels of that
+request's rows in order (``groundTruthData.data``, CSV) — the shape of the reference
+``actuals.jsonl`` (tests/fixtures/model-monitor/SOURCE.md). Labels arrive either by event
+(the labeller knows which inference it labels) or by row content (the labeller knows the true
+outcome of each customer, as the demo's generated traffic does); both come out as
+`GroundTruth` records that `write_ground_truth` writes where ``analyze(ground_truth=…)`` reads.
+
+The capture's ``inferenceId`` (a caller-supplied id Model Monitor prefers over ``eventId``) is
+not read here: `monitoring.capture` and the model-quality join work by ``eventId`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitoring.capture import CaptureRecord, input_rows
+
+# A feature row reduced to text that compares equal however it travelled (CSV text or JSON).
+RowKey = tuple[str, ...]
+
+EVENT_VERSION = "0"
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The labels of one captured inference (one per row of its request, in order)."""
+
+    event_id: str
+    inference_time: str
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """One ground-truth record, as Model Monitor reads it."""
+        return {
+            "groundTruthData": {"data": ",".join(self.labels), "encoding": "CSV"},
+            "eventMetadata": {"eventId": self.event_id, "inferenceTime": self.inference_time},
+            "eventVersion": EVENT_VERSION,
+        }
+
+
+def row_key(row: Sequence[Any]) -> RowKey:
+    """Rows compare equal whether they travelled as CSV text or as JSON numbers.
+
+    Numbers become ``repr(float(value))`` (``"3"``, ``3`` and ``3.0`` agree), blanks and nulls
+    become ``""``, anything else its text.
+    """
+    key = []
+    for value in row:
+        if value is None or value == "":
+            key.append("")
+            continue
+        try:
+            key.append(repr(float(value)))
+        except (TypeError, ValueError):
+            key.append(str(value))
+    return tuple(key)
+
+
+def label_by_event(
+    captures: Iterable[CaptureRecord], labels: Iterable[tuple[str, str | Sequence[str]]]
+) -> list[GroundTruth]:
+    """Ground truth for the captured inferences that ``labels`` names by ``eventId``.
+
+    ``labels`` pairs an eventId with its label, or the labels of a batch request's rows in
+    order. Inferences without a label are left out (not every inference gets labelled), and
+    so are labels for events not among ``captures``.
+    """
+    by_event = {
+        event_id: (label,) if isinstance(label, str) else tuple(label) for event_id, label in labels
+    }
+    return [
+        GroundTruth(record.event_id, record.inference_time, by_event[record.event_id])
+        for record in captures
+        if record.event_id in by_event
+    ]
+
+
+def label_by_rows(
+    captures: Iterable[CaptureRecord], labels: Mapping[RowKey, str], features: Sequence[str]
+) -> list[GroundTruth]:
+    """Ground truth for the captured inferences whose every request row has a known label.
+
+    Rows are matched by content (`row_key`); by-name JSON rows are put in ``features`` order
+    first. An inference with any unlabelled row, or without a captured request, is left out.
+    """
+    truths = []
+    for record in captures:
+        if record.endpoint_input is None:
+            continue
+        keys = [
+            row_key([row.get(name) for name in features] if isinstance(row, dict) else row)
+            for row in input_rows(record.endpoint_input)
+        ]
+        if all(key in labels for key in keys):
+            truths.append(
+                GroundTruth(
+                    record.event_id, record.inference_time, tuple(labels[key] for key in keys)
+                )
+            )
+    return truths
+
+
+def write_ground_truth(truths: Iterable[GroundTruth], path: Path) -> Path:
+    """Write the records as JSON lines at ``path`` (a file ``analyze(ground_truth=…)`` reads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(truth.to_json()) for truth in truths) + "\n")
+    return path

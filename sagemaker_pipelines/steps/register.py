@@ -1,0 +1,83 @@
+"""Register: the trained model as a package version of the project's model package group.
+
+The package records what deployment and monitoring need later: the serving image and entry
+point, the evaluation report, and the data-quality baseline the monitoring schedule checks
+endpoint traffic against (read back by the approval Lambda, contracts §11).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlops.core.media import JSON, REQUEST_TYPES, RESPONSE_TYPES
+from sagemaker_pipelines.code import INFERENCE_SCRIPT
+from sagemaker_pipelines.steps.context import StepContext
+from sagemaker_pipelines.steps.evaluate import report_uri
+from sagemaker_pipelines.steps.names import REGISTER
+from sagemaker_pipelines.steps.train import model_artifact
+
+if TYPE_CHECKING:
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.mlops.workflow.quality_check_step import QualityCheckStep
+    from sagemaker.mlops.workflow.steps import ProcessingStep, TrainingStep
+
+# train.py packs inference.py into model.tar.gz here (contracts §4).
+MODEL_CODE_DIR = "/opt/ml/model/code"
+
+
+def build_register(
+    ctx: StepContext,
+    *,
+    train: TrainingStep,
+    evaluate: ProcessingStep,
+    data_quality: QualityCheckStep,
+) -> ModelStep:
+    """Register with the ``ModelApprovalStatus`` parameter, metrics and drift baselines."""
+    from sagemaker.core.drift_check_baselines import DriftCheckBaselines
+    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.mlops.workflow.model_step import ModelStep
+    from sagemaker.serve import ModelBuilder
+
+    builder = ModelBuilder(
+        image_uri=ctx.images.xgboost,
+        s3_model_data_url=model_artifact(train),
+        role_arn=ctx.role_arn,
+        sagemaker_session=ctx.session,
+        # No dependency discovery (it uploads code): train.py already put inference.py into
+        # model.tar.gz under code/, which these variables select at serving time.
+        dependencies={},
+        env_vars={
+            "SAGEMAKER_PROGRAM": INFERENCE_SCRIPT.name,
+            "SAGEMAKER_SUBMIT_DIRECTORY": MODEL_CODE_DIR,
+        },
+    )
+    baseline = data_quality.properties
+    endpoint_type = ctx.settings.instances.endpoint_type
+    return ModelStep(
+        name=REGISTER,
+        step_args=builder.register(
+            model_package_group_name=ctx.settings.names.model_package_group,
+            content_types=list(REQUEST_TYPES),
+            response_types=list(RESPONSE_TYPES),
+            inference_instances=[endpoint_type],
+            transform_instances=[endpoint_type],
+            approval_status=ctx.parameters["ModelApprovalStatus"],
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(s3_uri=report_uri(evaluate), content_type=JSON),
+                model_data_statistics=MetricsSource(
+                    s3_uri=baseline.CalculatedBaselineStatistics, content_type=JSON
+                ),
+                model_data_constraints=MetricsSource(
+                    s3_uri=baseline.CalculatedBaselineConstraints, content_type=JSON
+                ),
+            ),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=MetricsSource(
+                    s3_uri=baseline.CalculatedBaselineStatistics, content_type=JSON
+                ),
+                model_data_constraints=MetricsSource(
+                    s3_uri=baseline.CalculatedBaselineConstraints, content_type=JSON
+                ),
+            ),
+        ),
+    )
