@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlops.core.names import feature_drift_metric
 from mlops.core.settings import ProjectSettings
 from mlops.demo.results import Finding, MonitoringResult, QualityViolation, TrafficResult
 from mlops.demo.traffic import TrafficBatch
 
 REPORT_FILE = "report.html"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
-_DRIFT_METRIC = "feature_baseline_drift_"
+_DRIFT_METRIC = feature_drift_metric("")
 
 
 def monitor_window(

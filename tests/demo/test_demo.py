@@ -155,3 +155,37 @@ def test_summary_holds_exactly_the_documented_keys(demo: tuple[Path, dict[str, A
         "baseline_constraints",
         "plots",
     ]
+
+
+def test_published_drift_metrics_are_the_ones_the_stack_alarms_on(
+    demo: tuple[Path, dict[str, Any], str], synthesized: Any
+) -> None:
+    # What the demo publishes locally must be what the deployed drift alarms watch: same
+    # namespace, metric names and dimensions (Endpoint, MonitoringSchedule).
+    _, _, endpoint_url = demo
+    cloudwatch = client("cloudwatch", endpoint_url=endpoint_url, region="us-east-1")
+    published = {
+        (
+            m["Namespace"],
+            m["MetricName"],
+            frozenset((d["Name"], d["Value"]) for d in m["Dimensions"]),
+        )
+        for page in cloudwatch.get_paginator("list_metrics").paginate()
+        for m in page["Metrics"]
+    }
+    alarms = [
+        alarm["Properties"]
+        for alarm in synthesized.templates["Serving"]["Resources"].values()
+        if alarm["Type"] == "AWS::CloudWatch::Alarm"
+        and alarm["Properties"].get("MetricName", "").startswith("feature_baseline_drift_")
+    ]
+    watched = {
+        (
+            a["Namespace"],
+            a["MetricName"],
+            frozenset((d["Name"], d["Value"]) for d in a["Dimensions"]),
+        )
+        for a in alarms
+    }
+    assert alarms
+    assert watched <= published
