@@ -244,7 +244,7 @@ def _bare_predict_ms(model_dir: Path, row: list[str], feature_names: list[str]) 
     from inference import inference as handlers
 
     model = handlers.model_fn(str(model_dir))
-    matrix = handlers.encode(handlers.input_fn(",".join(row), "text/csv"), model)
+    matrix = handlers.encode(handlers.read_input(",".join(row), "text/csv"), model)
     matrix = np.ascontiguousarray(matrix)
     timings = []
     for _ in range(300):

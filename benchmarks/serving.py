@@ -6,9 +6,9 @@ HTTP to the sagemaker-runtime route. Measured in one run, against the bare libra
 
 - single-row latency p50/p99 and requests/s at concurrency 1 and 8 (keep-alive connections);
   the floor is bare ``booster.inplace_predict`` on one already-encoded row;
-- rows/s for 1000-row CSV batches through the server, and through ``input_fn`` +
-  ``predict_fn`` (+ ``output_fn``) in-process, each as a ratio to bare ``inplace_predict``
-  on the same 1000 rows already encoded.
+- rows/s for 1000-row CSV batches through the server, and in-process through ``read_input``
+  + ``predict`` (+ ``write_output``) and through ``transform_fn`` (all of it, as the container
+  calls it), each as a ratio to bare ``inplace_predict`` on the same 1000 rows already encoded.
 
 Without ``--model`` it trains a booster the size of the project's defaults (max_depth 5,
 200 rounds) on generated data and packs it per contracts §4 (the serving tests' kit).
@@ -166,21 +166,24 @@ def main(argv: list[str]) -> None:
         rows = raw.head(BATCH_ROWS).to_numpy().tolist()
         batch_body = ("\n".join(",".join(row) for row in rows) + "\n").encode()
         single_body = (",".join(rows[0]) + "\n").encode()
-        encoded = inference.encode(inference.input_fn(batch_body, "text/csv"), model)
+        encoded = inference.encode(inference.read_input(batch_body, "text/csv"), model)
         one_encoded = np.ascontiguousarray(encoded[:1])
 
         bare_batch = _best_rate(lambda: model.booster.inplace_predict(encoded), BATCH_ROWS)
         bare_single_s = 1 / _best_rate(lambda: model.booster.inplace_predict(one_encoded), 1)
 
         def handlers() -> object:
-            request = inference.input_fn(batch_body, "text/csv")
-            return inference.output_fn(inference.predict_fn(request, model), "text/csv")
+            request = inference.read_input(batch_body, "text/csv")
+            return inference.write_output(inference.predict(request, model), "text/csv")
 
         in_process = _best_rate(
-            lambda: inference.predict_fn(inference.input_fn(batch_body, "text/csv"), model),
+            lambda: inference.predict(inference.read_input(batch_body, "text/csv"), model),
             BATCH_ROWS,
         )
         in_process_out = _best_rate(handlers, BATCH_ROWS)
+        in_process_transform = _best_rate(
+            lambda: inference.transform_fn(model, batch_body, "text/csv", "text/csv"), BATCH_ROWS
+        )
 
         server, url = _start_server(archive, work)
         try:
@@ -214,17 +217,18 @@ def main(argv: list[str]) -> None:
         )
     print(f"{'bare inplace_predict, 1 row':<36}{bare_single_s * 1e3:>9.3f}")
     print()
-    print(f"{'1000-row CSV batches':<44}{'rows/s':>12}{'vs bare':>10}")
+    print(f"{'1000-row CSV batches':<48}{'rows/s':>12}{'vs bare':>10}")
     server_rate = BATCH_ROWS * len(batch_latencies) / batch_wall
     server8_rate = BATCH_ROWS * len(batch8_latencies) / batch8_wall
     for label, rate in (
         ("server, HTTP, concurrency 1", server_rate),
         ("server, HTTP, concurrency 8", server8_rate),
-        ("in-process input_fn + predict_fn", in_process),
-        ("in-process input_fn + predict_fn + output_fn", in_process_out),
+        ("in-process read_input + predict", in_process),
+        ("in-process read_input + predict + write_output", in_process_out),
+        ("in-process transform_fn", in_process_transform),
         ("bare inplace_predict (encoded rows)", bare_batch),
     ):
-        print(f"{label:<44}{rate:>12,.0f}{rate / bare_batch:>9.2f}x")
+        print(f"{label:<48}{rate:>12,.0f}{rate / bare_batch:>9.2f}x")
 
 
 if __name__ == "__main__":

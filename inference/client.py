@@ -9,9 +9,13 @@ and against the local endpoint (``boto3.client("sagemaker-runtime", endpoint_url
   below SageMaker's 6 MB limit to leave room for headers); results come back in input order.
 - **Retries**: throttling, 5xx and connection failures are retried with exponential backoff
   and full jitter (``max_retries`` extra attempts). A ``ModelError`` is retried only when the
-  container itself said it was busy or unavailable (``OriginalStatusCode`` 429/502/503/504);
-  any other 4xx is the caller's mistake and is raised at once as ``EndpointRequestError``
-  carrying the server's message.
+  container itself said it was busy or unavailable (``OriginalStatusCode`` 429/502/503/504).
+- **Whose fault**: the same on AWS and against the local endpoint, because both answer a
+  container error as ``ModelError`` with the container's ``OriginalStatusCode``. The caller's
+  bad input (a 4xx from the container: the model's handlers name row, column and value; or the
+  service's own ``ValidationError`` / 413) raises ``EndpointRequestError`` at once, with the
+  handlers' message. A model failure (any other 5xx from the container) raises
+  ``EndpointModelError``, not retried: the same input would fail again.
 - When no client is given one is created with botocore's own retries switched off
   (``total_max_attempts=1``; note botocore's ``max_attempts`` counts *retries*), so attempts
   are not multiplied; a client you pass keeps its own retry configuration.
@@ -49,16 +53,28 @@ class EndpointClientError(Exception):
 
 
 class EndpointRequestError(EndpointClientError):
-    """The endpoint rejected the request (4xx): fix the input; retrying will not help."""
+    """The caller's request was refused (bad input, 4xx): fix it; retrying will not help.
+
+    ``status`` is the HTTP status of the API call (424 for ``ModelError``), ``code`` the error
+    code, ``original_status`` the container's status (400, 406, 415, …) when the container
+    refused it, and ``error`` the handlers' error class (``BadRequestError``, …) when known.
+    """
 
     def __init__(
-        self, message: str, *, status: int, code: str, original_status: int | None
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str,
+        original_status: int | None,
+        error: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.original_status = original_status
+        self.error = error
 
 
 class EndpointUnavailableError(EndpointClientError):
@@ -70,7 +86,12 @@ class EndpointUnavailableError(EndpointClientError):
 
 
 class EndpointModelError(EndpointClientError):
-    """The model container failed on this input (a 5xx that is not about load): not retried."""
+    """The model failed on this input (a 5xx from the container that is not about load): not
+    the caller's fault, and not retried. ``original_status`` is the container's status."""
+
+    def __init__(self, message: str, *, original_status: int | None) -> None:
+        super().__init__(message)
+        self.original_status = original_status
 
 
 class PayloadTooLargeError(EndpointClientError):
@@ -121,17 +142,23 @@ class EndpointClient:
             )
         self._runtime = runtime_client
 
-    def predict_csv(self, rows: Iterable[Sequence[Any] | str]) -> list[Prediction]:
+    def predict_csv(
+        self, rows: Iterable[Sequence[Any] | str], *, inference_id: str | None = None
+    ) -> list[Prediction]:
         """Predict raw feature rows (values in the model's feature order; ``None`` = missing).
 
         A row may also be a ready CSV line (``str``) without the trailing newline.
+        ``inference_id`` (see ``_run``) names the request in data capture.
         """
         lines = (_csv_line(row) for row in rows)
         batches = _batches(lines, self.max_payload_bytes, prefix=b"", separator=b"", suffix=b"")
-        return self._run(batches, "text/csv")
+        return self._run(batches, "text/csv", inference_id)
 
     def predict_records(
-        self, records: Iterable[Mapping[str, Any] | Sequence[Any]]
+        self,
+        records: Iterable[Mapping[str, Any] | Sequence[Any]],
+        *,
+        inference_id: str | None = None,
     ) -> list[Prediction]:
         """Predict JSON instances: objects keyed by feature name (extra keys are ignored) or
         arrays in feature order; ``None`` is a missing value."""
@@ -139,12 +166,25 @@ class EndpointClient:
         batches = _batches(
             items, self.max_payload_bytes, prefix=b'{"instances":[', separator=b",", suffix=b"]}"
         )
-        return self._run(batches, "application/json")
+        return self._run(batches, "application/json", inference_id)
 
-    def _run(self, batches: Iterator[tuple[bytes, int]], content_type: str) -> list[Prediction]:
+    def _run(
+        self, batches: Iterator[tuple[bytes, int]], content_type: str, inference_id: str | None
+    ) -> list[Prediction]:
+        """Send the batches in order. An ``inference_id`` (SageMaker's ``InferenceId``, recorded
+        as ``eventMetadata.inferenceId`` in data capture, which ground truth then names) is
+        one request's: input needing several requests is refused before anything is sent."""
+        if inference_id is not None:
+            planned = list(batches)
+            if len(planned) > 1:
+                raise ValueError(
+                    f"inference_id names one request, but this input needs {len(planned)}; "
+                    "send smaller inputs or one id per call"
+                )
+            batches = iter(planned)
         predictions: list[Prediction] = []
         for body, count in batches:
-            answer = self._invoke(body, content_type)
+            answer = self._invoke(body, content_type, inference_id)
             if len(answer) != count:
                 raise EndpointClientError(
                     f"endpoint returned {len(answer)} predictions for {count} rows"
@@ -152,30 +192,37 @@ class EndpointClient:
             predictions.extend(answer)
         return predictions
 
-    def _invoke(self, body: bytes, content_type: str) -> list[Prediction]:
+    def _invoke(self, body: bytes, content_type: str, inference_id: str | None) -> list[Prediction]:
         from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+        arguments: dict[str, Any] = {
+            "EndpointName": self.endpoint_name,
+            "Body": body,
+            "ContentType": content_type,
+            "Accept": "application/json",
+        }
+        if inference_id is not None:
+            arguments["InferenceId"] = inference_id
         attempt = 0
         while True:
             attempt += 1
             self.requests_sent += 1
             try:
-                response = self._runtime.invoke_endpoint(
-                    EndpointName=self.endpoint_name,
-                    Body=body,
-                    ContentType=content_type,
-                    Accept="application/json",
-                )
+                response = self._runtime.invoke_endpoint(**arguments)
                 return _parse_predictions(response["Body"].read())
             except ClientError as error:
-                retryable, description, request_error = _classify(error)
-                if request_error is not None:
-                    raise request_error from error
-                if not retryable:
-                    raise EndpointModelError(f"{self.endpoint_name}: {description}") from error
+                outcome = _classify(error)
+                if outcome.request_error is not None:
+                    raise outcome.request_error from error
+                if not outcome.retryable:
+                    raise EndpointModelError(
+                        f"{self.endpoint_name}: {outcome.description}",
+                        original_status=outcome.original_status,
+                    ) from error
+                description = outcome.description
             except (ConnectionError, HTTPClientError) as error:
-                retryable, description = True, f"connection failed: {error}"
-            if not retryable or attempt > self.max_retries:
+                description = f"connection failed: {error}"
+            if attempt > self.max_retries:
                 raise EndpointUnavailableError(
                     f"{self.endpoint_name}: {description} (after {attempt} attempt(s))",
                     attempts=attempt,
@@ -188,28 +235,50 @@ class EndpointClient:
         return self._random.uniform(0, ceiling)
 
 
-def _classify(error: Any) -> tuple[bool, str, EndpointRequestError | None]:
-    """(retryable, description, error to raise now) for a botocore ClientError."""
+@dataclass(frozen=True)
+class _Outcome:
+    retryable: bool
+    description: str
+    original_status: int | None = None
+    request_error: EndpointRequestError | None = None
+
+
+def _classify(error: Any) -> _Outcome:
+    """Whose fault a botocore ClientError is, and whether another attempt can help."""
     response = error.response
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     code = str(response.get("Error", {}).get("Code", ""))
     message = str(response.get("Error", {}).get("Message", "")) or str(error)
     original = response.get("OriginalStatusCode")
     original_status = int(original) if original is not None else None
+    handler_error = None
     if code == "ModelError" and response.get("OriginalMessage"):
-        message = str(response["OriginalMessage"])  # the container's own words
+        message, handler_error = _container_message(str(response["OriginalMessage"]))
     description = f"{code or 'HTTP ' + str(status)}: {message}"
-    if code in _RETRYABLE_CODES or status == 429 or status >= 500:
-        return True, description, None
-    if code == "ModelError" and original_status in _RETRYABLE_MODEL_STATUSES:
-        return True, description, None
-    if code == "ModelError" and original_status is not None and original_status >= 500:
-        return False, description, None  # the model failed on this input: not the caller's fault
-    return (
-        False,
-        description,
-        EndpointRequestError(message, status=status, code=code, original_status=original_status),
+    if code == "ModelError" and original_status is not None:
+        if original_status in _RETRYABLE_MODEL_STATUSES:
+            return _Outcome(True, description, original_status)
+        if original_status >= 500:  # the model failed on this input: not the caller's fault
+            return _Outcome(False, description, original_status)
+    elif code in _RETRYABLE_CODES or status == 429 or status >= 500:
+        return _Outcome(True, description, original_status)
+    refused = EndpointRequestError(
+        message, status=status, code=code, original_status=original_status, error=handler_error
     )
+    return _Outcome(False, description, original_status, refused)
+
+
+def _container_message(original: str) -> tuple[str, str | None]:
+    """The handlers' words in a container error body: ``{"error", "error-message"}`` JSON (what
+    inference.py answers), else the body as is (e.g. the server's HTML 500 page)."""
+    try:
+        document = json.loads(original)
+    except ValueError:
+        return original.strip(), None
+    if isinstance(document, dict) and isinstance(document.get("error-message"), str):
+        error = document.get("error")
+        return document["error-message"], error if isinstance(error, str) else None
+    return original.strip(), None
 
 
 def _parse_predictions(payload: bytes) -> list[Prediction]:

@@ -3,17 +3,21 @@
 The endpoint takes **raw** feature rows and applies the training-time encoding itself (the
 ``feature_spec.json`` packed next to the booster, contracts §3), so callers never see encoded
 columns and serving cannot drift from training. Self-contained on purpose: the container ships
-only ``/opt/ml/model/code``, so this module imports the standard library, numpy and xgboost and
-nothing else from the repository.
+only ``/opt/ml/model/code``, so this module imports the standard library, numpy, xgboost and
+(inside the container only) the image's serving toolkit, and nothing from the repository.
 
-Requests (``input_fn``)
+The container calls ``model_fn(model_dir)`` once and ``transform_fn(model, body, content_type,
+accept)`` per request. ``transform_fn`` is ``read_input`` → ``predict`` → ``write_output``:
+
+Requests (``read_input``)
     ``text/csv``              rows in the spec's feature order, no header, quoted fields allowed
     ``application/json``      ``{"instances": [{name: value, ...} | [v1, v2, ...], ...]}``
                               (a bare list of instances is accepted too); extra keys in an object
                               are ignored, a missing feature is an error, ``null`` means missing
     ``application/jsonlines`` one object or array per line
+    No Content-Type at all is JSON: the toolkit's ``Request.content_type`` defaults to it.
 
-Responses (``output_fn``, chosen by ``Accept``; absent or ``*/*`` gives JSON)
+Responses (``write_output``, chosen by ``Accept``; absent or ``*/*`` gives JSON)
     ``application/json``      ``{"predictions": [{"probability": 0.83, "label": "Yes"}, ...]}``
     ``application/jsonlines`` one ``{"probability": ..., "label": ...}`` object per line
     ``text/csv``              ``0.830000019,Yes`` per row (probability then label, no header)
@@ -23,22 +27,34 @@ Responses (``output_fn``, chosen by ``Accept``; absent or ``*/*`` gives JSON)
     ``positive_label`` when ``probability >= prediction_threshold``, otherwise the spec's
     ``negative_label`` if the spec records one, else ``"not <positive_label>"``.
 
-Errors
-    Every client mistake raises a subclass of :class:`InferenceError` (a ``ValueError``) with
-    ``status_code`` (400, 406, 413 or 415) and a ``message`` naming the problem (row, column,
-    value). Rows are numbered from 1 in request order.
+Unseen categories
+    A categorical value outside the training vocabulary is scored as a missing value (all of
+    the feature's one-hot columns zero, exactly how training encoded a blank cell), so one new
+    value never fails a batch. Each response says how many cells were unseen in the
+    ``X-Mlops-Unseen-Categories`` header, and a warning on the ``inference`` logger (the
+    endpoint log: CloudWatch on AWS) names the columns and values.
 
-    Inside the real XGBoost container, the serving stack (sagemaker-xgboost-container's MMS
-    ``Transformer``) answers a handler exception that is an instance of its
-    ``BaseInferenceToolkitError`` with that exception's ``status_code`` and ``message`` as the
-    response; any *other* exception is re-raised and the model server turns it into a generic
-    5xx with no useful message. ``InferenceError`` therefore derives from the container's class
-    when it is importable (only inside the container), so a caller of ``invoke_endpoint`` sees
-    a ``ModelError`` (HTTP 424) whose ``OriginalStatusCode`` is our 4xx and whose message
-    contains ours: ``Received client error (400) from primary with message "row 2, column
-    'age': ..."``. Outside the container the base is plain ``Exception`` and the local server
-    maps ``status_code`` the same way. The 6 MB payload limit is enforced by SageMaker in front
-    of the container (and by the local server), not here.
+Errors: why ``transform_fn`` and not ``input_fn``/``predict_fn``/``output_fn``
+    The image's single-model serving stack (sagemaker-containers ``Transformer`` + ``Worker``,
+    a Flask app under gunicorn) wraps every exception a handler raises in its ``ClientError``
+    and answers it with a bare HTML ``500 Internal Server Error``: a caller would see
+    ``ModelError`` with ``OriginalStatusCode`` 500 for its own bad input. The one thing that
+    stack passes through with its own status is a response object returned by
+    ``transform_fn``. So every client mistake raises an :class:`InferenceError` (a
+    ``ValueError``) with ``status_code`` (400, 406 or 415) and a ``message`` naming the
+    problem (row, column, value; rows numbered from 1 in request order), and ``transform_fn``
+    turns it into a response with that status and the JSON body
+    ``{"error": "<class>", "error-message": "<message>"}`` (the keys of the toolkit's own error
+    responses). Anything else (a bug, a broken model) stays an exception: a 500, as the
+    container answers it. The 6 MB payload limit is enforced in front of the container.
+
+    Inside the container the response is the toolkit's ``worker.Response`` (Flask); elsewhere
+    (the local endpoint, tests) it is :class:`Response`, which has the same ``status_code``,
+    ``mimetype``, ``headers`` and ``get_data()``. Request headers (the caller's
+    ``CustomAttributes``, echoed back so that an application can trace its requests) come from
+    Flask's request context in the container and from :data:`REQUEST_HEADERS`, which the local
+    endpoint sets, elsewhere. This is the single-model stack the template deploys; a
+    multi-model endpoint's server (MMS) would not understand these responses.
 """
 
 from __future__ import annotations
@@ -46,24 +62,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
-try:  # pragma: no cover - only importable inside the SageMaker XGBoost container
-    from sagemaker_xgboost_container.algorithm_mode.inference_errors import (  # type: ignore[import-not-found]
-        BaseInferenceToolkitError as _ContainerError,
+try:  # inside the SageMaker XGBoost container: the serving toolkit's Flask response class
+    from sagemaker_containers.beta.framework import (  # type: ignore[import-not-found]
+        worker as _toolkit_worker,
     )
-except ImportError:  # everywhere else
-
-    class _ContainerError(Exception):  # type: ignore[no-redef]
-        """Stand-in for the container's error base outside the container."""
-
+except ImportError:  # the local endpoint, tests, an application
+    _toolkit_worker = None
 
 CSV = "text/csv"
 JSON = "application/json"
@@ -74,20 +90,27 @@ SUPPORTED_ACCEPTS = (JSON, CSV, JSONLINES)
 MODEL_FILE = "xgboost-model"
 SPEC_FILE = "feature_spec.json"
 NTHREAD_ENV = "PREDICT_NTHREAD"
+UNSEEN_CATEGORIES_HEADER = "X-Mlops-Unseen-Categories"
+CUSTOM_ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
 _MAX_VALUE_IN_MESSAGE = 40
+_MAX_UNSEEN_IN_LOG = 5
+
+logger = logging.getLogger("inference")
+
+#: Headers of the request being served, lower-cased, for code outside the container: the local
+#: endpoint sets them around each ``transform_fn`` call (inside the container they come from
+#: Flask's request context instead).
+REQUEST_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("REQUEST_HEADERS", default=None)
 
 
-class InferenceError(_ContainerError, ValueError):  # type: ignore[misc, valid-type]
+class InferenceError(ValueError):
     """A client mistake; ``status_code`` is the HTTP status, ``message`` says what to fix."""
 
     status_code = 400
 
     def __init__(self, message: str) -> None:
-        # The container's base class stores (status_code, message, phrase) without calling
-        # Exception.__init__; set the attributes ourselves so both bases behave the same.
+        super().__init__(message)
         self.message = message
-        self.phrase = message
-        Exception.__init__(self, message)
 
     def __str__(self) -> str:
         return self.message
@@ -109,6 +132,21 @@ class UnsupportedAcceptError(InferenceError):
     """The request's Accept names no response type this endpoint produces (HTTP 406)."""
 
     status_code = 406
+
+
+class Response:
+    """What ``transform_fn`` answers outside the container: the toolkit ``worker.Response``'s
+    interface (a Flask response) without Flask. ``mimetype`` carries no charset; the server
+    writing it out adds what Flask would (``text/csv; charset=utf-8``)."""
+
+    def __init__(self, body: bytes, status: int, mimetype: str, headers: Mapping[str, str]) -> None:
+        self.status_code = status
+        self.mimetype = mimetype
+        self.headers = dict(headers)
+        self._body = body
+
+    def get_data(self) -> bytes:
+        return self._body
 
 
 @dataclass(frozen=True)
@@ -136,7 +174,7 @@ class Model:
 
 @dataclass(frozen=True)
 class Request:
-    """What ``input_fn`` returns: rows by position (CSV, arrays) and/or objects by name.
+    """What ``read_input`` returns: rows by position (CSV, arrays) and/or objects by name.
 
     ``items`` keeps request order; each item is a ``list`` (positional) or a ``dict``.
     """
@@ -147,12 +185,22 @@ class Request:
 
 @dataclass(frozen=True)
 class Prediction:
-    """What ``predict_fn`` returns: positive-class probabilities and how to label them."""
+    """What ``predict`` returns: positive-class probabilities and how to label them.
+
+    ``unseen`` counts, per categorical feature and value, the cells whose value was not in
+    the training vocabulary (scored as missing).
+    """
 
     probabilities: np.ndarray
     positive_label: str
     negative_label: str
     threshold: float
+    unseen: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    @property
+    def unseen_count(self) -> int:
+        """Cells of this request scored as missing because their category was unseen."""
+        return sum(sum(values.values()) for values in self.unseen.values())
 
 
 # --------------------------------------------------------------------------- model_fn
@@ -211,14 +259,73 @@ def build_model(booster: xgb.Booster, spec: dict[str, Any]) -> Model:
     )
 
 
-# --------------------------------------------------------------------------- input_fn
+# --------------------------------------------------------------------------- transform_fn
 
 
-def input_fn(request_body: bytes | bytearray | str, request_content_type: str | None) -> Request:
-    """Parse the body by content type; validation against the spec happens in ``predict_fn``.
+def transform_fn(
+    model: Model, request_body: bytes | bytearray | str, request_content_type: str, accept: str
+) -> Any:
+    """One request, end to end; a client mistake becomes a 4xx response (module docstring)."""
+    attributes = _request_header(CUSTOM_ATTRIBUTES_HEADER)
+    headers = {CUSTOM_ATTRIBUTES_HEADER: attributes} if attributes else {}
+    try:
+        prediction = predict(read_input(request_body, request_content_type), model)
+        body, media = write_output(prediction, accept)
+    except InferenceError as error:
+        logger.info("answered %d: %s", error.status_code, error.message)
+        document = {"error": type(error).__name__, "error-message": error.message}
+        return _response(json.dumps(document).encode("utf-8"), error.status_code, JSON, headers)
+    unseen = prediction.unseen_count
+    if unseen:
+        logger.warning(
+            "scored %d unseen categor%s as missing: %s",
+            unseen,
+            "y" if unseen == 1 else "ies",
+            _describe_unseen(prediction.unseen),
+        )
+    headers[UNSEEN_CATEGORIES_HEADER] = str(unseen)
+    return _response(body, 200, media, headers)
 
-    ``input_fn`` has no access to the model in the container contract, so it only checks what
-    the body itself can tell: encoding, syntax, emptiness and the shape of JSON instances.
+
+def _response(body: bytes, status: int, mimetype: str, headers: Mapping[str, str]) -> Any:
+    if _toolkit_worker is not None:
+        return _toolkit_worker.Response(
+            response=body, status=status, headers=dict(headers), mimetype=mimetype
+        )
+    return Response(body, status, mimetype, headers)
+
+
+def _request_header(name: str) -> str | None:
+    if _toolkit_worker is not None:
+        import flask  # the toolkit's Worker is a Flask app: this runs in its request context
+
+        if flask.has_request_context():
+            value: str | None = flask.request.headers.get(name)
+            return value
+    headers = REQUEST_HEADERS.get()
+    return headers.get(name.lower()) if headers else None
+
+
+def _describe_unseen(unseen: Mapping[str, Mapping[str, int]]) -> str:
+    parts = [
+        f"{column}={_show(value)} ×{count}"
+        for column, values in unseen.items()
+        for value, count in values.items()
+    ]
+    shown = ", ".join(parts[:_MAX_UNSEEN_IN_LOG])
+    return shown + (
+        f" and {len(parts) - _MAX_UNSEEN_IN_LOG} more" if len(parts) > _MAX_UNSEEN_IN_LOG else ""
+    )
+
+
+# --------------------------------------------------------------------------- read_input
+
+
+def read_input(request_body: bytes | bytearray | str, request_content_type: str | None) -> Request:
+    """Parse the body by content type; validation against the spec happens in ``predict``.
+
+    Only what the body itself can tell is checked here: encoding, syntax, emptiness and the
+    shape of JSON instances.
     """
     content_type = _media_type(request_content_type)
     if content_type not in SUPPORTED_CONTENT_TYPES:
@@ -319,30 +426,40 @@ def _parse_jsonlines(text: str) -> list[Any]:
     return items
 
 
-# --------------------------------------------------------------------------- predict_fn
+# --------------------------------------------------------------------------- predict
 
 
-def predict_fn(input_data: Request, model: Model) -> Prediction:
+def predict(input_data: Request, model: Model) -> Prediction:
     """Encode the raw rows with the spec and return positive-class probabilities."""
-    matrix = encode(input_data, model)
+    unseen: dict[str, dict[str, int]] = {}
+    matrix = encode(input_data, model, unseen=unseen)
     probabilities = model.booster.inplace_predict(matrix, validate_features=False)
     return Prediction(
         probabilities=np.asarray(probabilities, dtype=np.float32).reshape(-1),
         positive_label=model.positive_label,
         negative_label=model.negative_label,
         threshold=model.threshold,
+        unseen=unseen,
     )
 
 
-def encode(request: Request, model: Model) -> np.ndarray:
-    """Raw rows → the booster's float32 matrix (contracts §3), column by column, vectorised."""
+def encode(
+    request: Request, model: Model, *, unseen: dict[str, dict[str, int]] | None = None
+) -> np.ndarray:
+    """Raw rows → the booster's float32 matrix (contracts §3), column by column, vectorised.
+
+    Values outside a categorical feature's vocabulary are encoded as missing and, when
+    ``unseen`` is given, counted there per feature and value.
+    """
     columns = _columns(request, model)
     matrix = np.zeros((len(request.items), model.encoded_width), dtype=np.float32)
     for feature, values in zip(model.features, columns, strict=True):
         if feature.kind == "numeric":
             matrix[:, feature.offset] = _numeric(values, feature.name)
         else:
-            _one_hot(values, feature, matrix)
+            counted = _one_hot(values, feature, matrix)
+            if counted and unseen is not None:
+                unseen[feature.name] = counted
     return matrix
 
 
@@ -438,24 +555,27 @@ def _numeric(values: list[str], column: str) -> np.ndarray:
     return numbers
 
 
-def _one_hot(values: list[str], feature: Feature, matrix: np.ndarray) -> None:
-    """Set the one-hot cells of one categorical column; blank → all zeros."""
+def _one_hot(values: list[str], feature: Feature, matrix: np.ndarray) -> dict[str, int]:
+    """Set the one-hot cells of one categorical column; blank or unseen → all zeros.
+
+    Returns how often each unseen (non-blank, out-of-vocabulary) value occurred.
+    """
     lookup = feature.lookup
+    unseen: dict[str, int] = {}
     try:  # fast path: every cell is exactly a known category or blank
         codes = np.fromiter(map(lookup.__getitem__, values), dtype=np.int64, count=len(values))
     except KeyError:
         codes = np.empty(len(values), dtype=np.int64)
         for row, value in enumerate(values):
-            code = lookup.get(value.strip(), -1)
+            text = value.strip()
+            code = lookup.get(text, -1)
             if code == -1:
-                known = ", ".join(feature.categories)
-                raise BadRequestError(
-                    f"row {row + 1}, column {feature.name!r}: unknown category "
-                    f"{_show(value.strip())} (known: {known})"
-                ) from None
+                unseen[text] = unseen.get(text, 0) + 1
+                code = -2  # scored like a blank cell: what the model saw for "missing"
             codes[row] = code
     present = codes >= 0
     matrix[np.nonzero(present)[0], feature.offset + codes[present]] = 1.0
+    return unseen
 
 
 def _show(value: Any) -> str:
@@ -465,10 +585,10 @@ def _show(value: Any) -> str:
     return shown
 
 
-# --------------------------------------------------------------------------- output_fn
+# --------------------------------------------------------------------------- write_output
 
 
-def output_fn(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
+def write_output(prediction: Prediction, accept: str | None) -> tuple[bytes, str]:
     """Serialise by ``Accept``; returns ``(body, content_type)`` as the container expects."""
     media = _negotiate(accept)
     probabilities = prediction.probabilities

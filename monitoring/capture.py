@@ -2,8 +2,10 @@
 
 Capture files are JSON lines under ``<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``
 (a local directory or an S3 prefix), one inference per line with input and output payloads
-encoded as CSV, JSON or BASE64. Ground-truth files (``groundTruthData``) use the same layout
-and join to captures by ``eventMetadata.eventId``.
+encoded as CSV, JSON or BASE64. Ground-truth files (``groundTruthData``) use the same layout;
+their ``eventMetadata.eventId`` names the capture they label by the capture's ``inferenceId``
+when it has one (the caller's ``InferenceId``), else by its ``eventId`` — Model Monitor's merge
+rule (``CaptureRecord.merge_id``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.core.s3uri import is_s3, split_s3_uri
 from monitoring.errors import MonitoringInputError
 
 Row = list[Any] | dict[str, Any]
@@ -47,6 +50,14 @@ class CaptureRecord:
     inference_time: str
     endpoint_input: Payload | None
     endpoint_output: Payload | None
+    inference_id: str | None = None
+
+    @property
+    def merge_id(self) -> str:
+        """The id ground truth names this inference by: ``inferenceId`` if the caller gave one,
+        else ``eventId`` ("If inferenceId is present in captured data records, Model Monitor
+        uses it to merge captured data with Ground Truth records")."""
+        return self.inference_id or self.event_id
 
 
 @dataclass(frozen=True)
@@ -77,7 +88,7 @@ def iter_json_lines(source: Path | str, *, s3_client: Any = None) -> Iterator[di
 
 def _files(source: Path | str, s3_client: Any) -> Iterator[tuple[str, str]]:
     text_source = str(source)
-    if text_source.startswith("s3://"):
+    if is_s3(text_source):
         if s3_client is None:
             raise MonitoringInputError(f"reading {text_source} needs an S3 client")
         yield from _s3_files(text_source, s3_client)
@@ -100,7 +111,7 @@ def _read_text(path: Path) -> str:
 
 
 def _s3_files(uri: str, s3_client: Any) -> Iterator[tuple[str, str]]:
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    bucket, prefix = split_s3_uri(uri)
     keys: list[str] = []
     try:
         for page in s3_client.get_paginator("list_objects_v2").paginate(
@@ -132,19 +143,24 @@ def read_capture(source: Path | str, *, s3_client: Any = None) -> list[CaptureRe
         if not isinstance(capture, dict):
             continue
         metadata = raw.get("eventMetadata") or {}
+        inference_id = metadata.get("inferenceId")
         records.append(
             CaptureRecord(
                 event_id=str(metadata.get("eventId", "")),
                 inference_time=str(metadata.get("inferenceTime", "")),
                 endpoint_input=_payload(capture.get("endpointInput")),
                 endpoint_output=_payload(capture.get("endpointOutput")),
+                inference_id=str(inference_id) if inference_id else None,
             )
         )
     return records
 
 
 def read_ground_truth(source: Path | str, *, s3_client: Any = None) -> list[GroundTruthRecord]:
-    """The ground-truth records (``groundTruthData`` + ``eventMetadata.eventId``) under ``source``."""
+    """The ground-truth records (``groundTruthData`` + ``eventMetadata.eventId``) under ``source``.
+
+    ``event_id`` is the id the labeller used: a capture's ``merge_id``.
+    """
     records = []
     for raw in iter_json_lines(source, s3_client=s3_client):
         payload = _payload(raw.get("groundTruthData"))

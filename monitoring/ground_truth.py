@@ -1,15 +1,13 @@
 """Ground truth for model-quality monitoring, built from captured inferences and known labels.
 
-Model Monitor joins ground truth to endpoint data capture by ``eventMetadata.eventId``: a
-labelling process uploads one JSON line per captured inference, holding the labels of that
+Model Monitor joins ground truth to endpoint data capture by ``eventMetadata.eventId``, which
+names the inference's ``InferenceId`` when the caller sent one, else the capture's ``eventId``
+(`monitoring.capture.CaptureRecord.merge_id`). A labelling process uploads one JSON line per captured inference, holding the labels of that
 request's rows in order (``groundTruthData.data``, CSV) — the shape of the reference
 ``actuals.jsonl`` (tests/fixtures/model-monitor/SOURCE.md). Labels arrive either by event
 (the labeller knows which inference it labels) or by row content (the labeller knows the true
 outcome of each customer, as the demo's generated traffic does); both come out as
 `GroundTruth` records that `write_ground_truth` writes where ``analyze(ground_truth=…)`` reads.
-
-The capture's ``inferenceId`` (a caller-supplied id Model Monitor prefers over ``eventId``) is
-not read here: `monitoring.capture` and the model-quality join work by ``eventId`` only.
 """
 
 from __future__ import annotations
@@ -30,7 +28,12 @@ EVENT_VERSION = "0"
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """The labels of one captured inference (one per row of its request, in order)."""
+    """The labels of one captured inference (one per row of its request, in order).
+
+    ``event_id`` is what the record's ``eventMetadata.eventId`` carries: the inference's merge
+    id, i.e. the caller's ``InferenceId`` when it gave one, else the capture's ``eventId`` (the
+    rule Model Monitor's merge applies, ``CaptureRecord.merge_id``).
+    """
 
     event_id: str
     inference_time: str
@@ -66,7 +69,8 @@ def row_key(row: Sequence[Any]) -> RowKey:
 def label_by_event(
     captures: Iterable[CaptureRecord], labels: Iterable[tuple[str, str | Sequence[str]]]
 ) -> list[GroundTruth]:
-    """Ground truth for the captured inferences that ``labels`` names by ``eventId``.
+    """Ground truth for the captured inferences that ``labels`` names by merge id (the
+    ``InferenceId`` the caller gave, else the capture's ``eventId``).
 
     ``labels`` pairs an eventId with its label, or the labels of a batch request's rows in
     order. Inferences without a label are left out (not every inference gets labelled), and
@@ -76,9 +80,9 @@ def label_by_event(
         event_id: (label,) if isinstance(label, str) else tuple(label) for event_id, label in labels
     }
     return [
-        GroundTruth(record.event_id, record.inference_time, by_event[record.event_id])
+        GroundTruth(record.merge_id, record.inference_time, by_event[record.merge_id])
         for record in captures
-        if record.event_id in by_event
+        if record.merge_id in by_event
     ]
 
 
@@ -101,7 +105,7 @@ def label_by_rows(
         if all(key in labels for key in keys):
             truths.append(
                 GroundTruth(
-                    record.event_id, record.inference_time, tuple(labels[key] for key in keys)
+                    record.merge_id, record.inference_time, tuple(labels[key] for key in keys)
                 )
             )
     return truths

@@ -92,9 +92,11 @@ def join(
     positive_label: str,
     threshold: float = 0.5,
 ) -> JoinedPredictions:
-    """Pair each captured prediction with its label by ``eventId``.
+    """Pair each captured prediction with its label, as Model Monitor merges them.
 
-    A batch request pairs row by row with a ground-truth record holding as many labels.
+    A ground-truth record labels the capture whose ``inferenceId`` it names, or, for a capture
+    without one, whose ``eventId`` it names (``CaptureRecord.merge_id``). A batch request
+    pairs row by row with a ground-truth record holding as many labels.
     Ground truth is positive when it equals ``positive_label`` or is a number ≥ 0.5; a
     prediction is positive when its label is ``positive_label`` or, without a label, when its
     probability reaches ``threshold``.
@@ -106,7 +108,7 @@ def join(
     matched_ids: set[str] = set()
     unmatched = 0
     for record in captures:
-        label_record = truth.get(record.event_id)
+        label_record = truth.get(record.merge_id)
         if label_record is None or record.endpoint_output is None:
             unmatched += 1
             continue
@@ -119,7 +121,7 @@ def join(
         if len(predictions) != len(labels):
             unmatched += 1
             continue
-        matched_ids.add(record.event_id)
+        matched_ids.add(record.merge_id)
         for prediction, label in zip(predictions, labels, strict=True):
             y_true.append(_is_positive(label, positive_label))
             y_score.append(prediction.probability)
@@ -335,7 +337,7 @@ def evaluate_model_quality(
     if joined.y_true.size == 0:
         raise MonitoringInputError(
             f"no captured prediction has ground truth ({len(captures)} captures, "
-            f"{len(ground_truth)} ground-truth records share no eventId)"
+            f"{len(ground_truth)} ground-truth records share no inferenceId or eventId)"
         )
     metrics, matrix = binary_metrics(joined)
     violations = check(metrics, constraints) if constraints else []

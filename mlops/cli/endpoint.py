@@ -17,9 +17,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mlops.cli.context import state
-from mlops.errors import UserError
-from mlops.local_aws import DEFAULT_STATE_DIR
+from mlops.cli.context import aws_target, state
+from mlops.core.errors import UserError
+from mlops.core.media import BY_SUFFIX, REQUEST_TYPES, RESPONSE_TYPES
+from mlops.local_runtime.aws import DEFAULT_STATE_DIR
 
 app = typer.Typer(
     help="Serve a model locally behind the sagemaker-runtime API and invoke endpoints.",
@@ -27,12 +28,6 @@ app = typer.Typer(
 )
 
 ENDPOINTS_DIR = "endpoints"
-_CONTENT_TYPES = {
-    ".csv": "text/csv",
-    ".json": "application/json",
-    ".jsonl": "application/jsonlines",
-    ".jsonlines": "application/jsonlines",
-}
 
 
 @app.command()
@@ -82,26 +77,29 @@ def serve(
     if sum(sources) != 1:
         raise UserError("give exactly one of --model PATH, --model-package ARN, --latest-approved")
     settings = state(ctx).settings()
-    endpoint_name = name or settings.endpoint_name
+    endpoint_name = name or settings.names.endpoint
 
-    from mlops.local_aws import client, ensure_local_aws
     from mlops.local_runtime.serving import CaptureConfig, EndpointOptions, LocalEndpoint
-    from mlops.local_runtime.serving.registry import describe_package
-    from mlops.local_runtime.serving.registry import latest_approved as latest
+    from sagemaker_pipelines.registry import RegistryError, deployable_package
+    from sagemaker_pipelines.registry import latest_approved as latest
 
     needs_aws = model is None or (capture or "").startswith("s3://")
-    aws_url = ensure_local_aws(DEFAULT_STATE_DIR) if needs_aws else None
-    s3 = client("s3", endpoint_url=aws_url, region=settings.region) if aws_url else None
+    target = aws_target(ctx, local=True) if needs_aws else None
+    s3 = target.client("s3") if target is not None else None
     artifact: str | Path
     if model is not None:
         artifact = model
     else:
-        sagemaker = client("sagemaker", endpoint_url=aws_url, region=settings.region)
-        package = (
-            describe_package(sagemaker, model_package)
-            if model_package
-            else latest(sagemaker, settings.model_package_group)
-        )
+        assert target is not None
+        sagemaker = target.client("sagemaker")
+        try:
+            package = (
+                deployable_package(sagemaker, model_package)
+                if model_package
+                else latest(sagemaker, settings.names.model_package_group)
+            )
+        except RegistryError as error:
+            raise UserError(str(error)) from None
         typer.echo(f"model package {package.arn} ({package.approval_status})", err=True)
         artifact = package.model_data_url
     capture_config = None
@@ -118,9 +116,15 @@ def serve(
         )
     endpoint = LocalEndpoint(
         artifact,
-        EndpointOptions(endpoint_name=endpoint_name, port=port, capture=capture_config),
+        EndpointOptions(
+            endpoint_name=endpoint_name,
+            port=port,
+            capture=capture_config,
+            region=settings.region,
+        ),
         s3_client=s3,
     )
+    _log_like_the_container()
     record = DEFAULT_STATE_DIR / ENDPOINTS_DIR / f"{endpoint_name}.json"
     _stop_on_sigterm()
     try:
@@ -180,21 +184,21 @@ def invoke(
 ) -> None:
     """Send a file through boto3 invoke_endpoint (batched) and print the predictions."""
     settings = state(ctx).settings()
-    name = endpoint or settings.endpoint_name
-    media = (content_type or _CONTENT_TYPES.get(data.suffix.lower(), "")).split(";")[0].strip()
-    if media not in ("text/csv", "application/json", "application/jsonlines"):
+    name = endpoint or settings.names.endpoint
+    media = (content_type or BY_SUFFIX.get(data.suffix.lower(), "")).split(";")[0].strip()
+    if media not in REQUEST_TYPES:
         raise UserError(
             f"cannot tell the content type of {data.name}: pass --content-type text/csv, "
             "application/json or application/jsonlines"
         )
-    if accept not in ("text/csv", "application/json"):
+    if accept not in RESPONSE_TYPES:
         raise UserError(f"--accept {accept!r}: use text/csv or application/json")
 
     import boto3
     from botocore.config import Config
 
     from inference.client import EndpointClient, EndpointClientError
-    from mlops.local_aws import FAKE_CREDENTIALS
+    from mlops.local_runtime.aws import FAKE_CREDENTIALS
 
     url = endpoint_url
     if local and url is None:
@@ -254,6 +258,16 @@ def _running_local_url(name: str) -> str:
             "or pass --port / --endpoint-url"
         )
     return str(json.loads(record.read_text())["url"])
+
+
+def _log_like_the_container() -> None:
+    """The endpoint log on stderr, in the format the XGBoost image's serving module sets up
+    (what CloudWatch shows on AWS): the handlers' warnings, e.g. unseen categories, land here."""
+    import logging
+
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s - %(name)s - %(message)s", level=logging.INFO
+    )
 
 
 def _stop_on_sigterm() -> None:

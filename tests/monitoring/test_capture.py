@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from moto import mock_aws
 
-from mlops.local_aws import client
+from mlops.local_runtime.aws import client
 from monitoring.analysis import analyze
 from monitoring.capture import input_rows, read_capture
 from monitoring.errors import MonitoringInputError
@@ -79,6 +79,19 @@ def test_base64_payload_decodes_to_the_original_rows(tmp_path: Path) -> None:
     assert input_rows(captured.endpoint_input) == [["1", "2", "x"], ["3", "4", "y"]]
 
 
+def test_the_callers_inference_id_is_read_and_names_the_record_for_ground_truth(
+    tmp_path: Path,
+) -> None:
+    with_id = capture_record("e1", "1,2")
+    with_id["eventMetadata"]["inferenceId"] = "order-17"
+    write_jsonl(tmp_path / "c.jsonl", [with_id, capture_record("e2", "3,4")])
+
+    first, second = read_capture(tmp_path / "c.jsonl")
+
+    assert (first.event_id, first.inference_id, first.merge_id) == ("e1", "order-17", "order-17")
+    assert (second.event_id, second.inference_id, second.merge_id) == ("e2", None, "e2")
+
+
 def test_hour_partitions_are_read_across_hours_and_endpoints(
     baseline_dir: Path, traffic: pa.Table, tmp_path: Path
 ) -> None:
@@ -97,7 +110,7 @@ def test_s3_prefix_with_hour_partitions(
     baseline_dir: Path, traffic: pa.Table, tmp_path: Path
 ) -> None:
     with mock_aws():
-        s3 = client("s3", endpoint_url=None)
+        s3 = client("s3", endpoint_url=None, region="us-east-1")
         s3.create_bucket(Bucket="capture-bucket")
         for hour, (start, stop) in zip(
             (9, 10, 11), ((0, 200), (200, 400), (400, 600)), strict=True

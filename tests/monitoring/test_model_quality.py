@@ -1,10 +1,11 @@
-"""Captured predictions joined with ground truth by eventId, measured against a quality baseline."""
+"""Captured predictions joined with ground truth (by inferenceId, else eventId), against a baseline."""
 
 from __future__ import annotations
 
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -151,6 +152,34 @@ def test_join_pairs_by_event_id_not_by_position(tmp_path: Path) -> None:
     assert joined.unmatched_ground_truth == 1
 
 
+def test_join_uses_the_inference_id_when_the_capture_has_one(tmp_path: Path) -> None:
+    def scored(event: str, probability: float, inference_id: str | None = None) -> dict[str, Any]:
+        output = json.dumps({"predictions": [{"probability": probability, "label": "Yes"}]})
+        record = capture_record(event, "1,2", output_data=output, output_type="application/json")
+        if inference_id is not None:
+            record["eventMetadata"]["inferenceId"] = inference_id
+        return record
+
+    captures = [scored("e0", 0.9, "order-17"), scored("e1", 0.8, "order-18"), scored("e2", 0.7)]
+    labels = [
+        ground_truth_record("order-17", "Yes"),  # the caller's id: joins
+        ground_truth_record("e1", "No"),  # the eventId of a capture that has an inferenceId: not
+        ground_truth_record("e2", "No"),  # no inferenceId on this capture: joins by eventId
+    ]
+    write_jsonl(tmp_path / "c.jsonl", captures)
+    write_jsonl(tmp_path / "g.jsonl", labels)
+
+    joined = join(
+        read_capture(tmp_path / "c.jsonl"),
+        read_ground_truth(tmp_path / "g.jsonl"),
+        positive_label="Yes",
+    )
+
+    assert joined.y_score.tolist() == [0.9, 0.7]
+    assert joined.y_true.tolist() == [1, 0]
+    assert (joined.unmatched_captures, joined.unmatched_ground_truth) == (1, 1)
+
+
 def test_fixture_records_join_with_bare_probabilities(
     model_monitor_fixtures: Path, tmp_path: Path
 ) -> None:
@@ -182,7 +211,7 @@ def test_evaluation_json_is_accepted_as_a_quality_baseline(tmp_path: Path) -> No
 def test_no_matching_ground_truth_is_an_input_error(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "c.jsonl", [capture_record("a", "1,2")])
     write_jsonl(tmp_path / "g.jsonl", [ground_truth_record("b", "Yes")])
-    with pytest.raises(MonitoringInputError, match="share no eventId"):
+    with pytest.raises(MonitoringInputError, match="share no inferenceId or eventId"):
         evaluate_model_quality(
             read_capture(tmp_path / "c.jsonl"), read_ground_truth(tmp_path / "g.jsonl"), tmp_path
         )

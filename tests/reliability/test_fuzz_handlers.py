@@ -1,6 +1,6 @@
 """Property tests of the serving handlers: hostile bodies, content types and accepts.
 
-Whatever arrives, ``input_fn`` → ``predict_fn`` → ``output_fn`` either answers (one prediction
+Whatever arrives, ``read_input`` → ``predict`` → ``write_output`` either answers (one prediction
 per row) or raises ``InferenceError`` with a 4xx status and a message saying what is wrong.
 Any other exception is a bug: inside the SageMaker XGBoost container it becomes a bare 5xx
 with no message (contracts §5), and in the local server a 500.
@@ -137,9 +137,9 @@ def _answer_or_client_error(model: Any, body: bytes | str, content_type: Any, ac
     """The property: a well-formed answer, or an InferenceError with a 4xx and a message."""
     refusal: handlers.InferenceError | None = None
     try:
-        request = handlers.input_fn(body, content_type)
-        prediction = handlers.predict_fn(request, model)
-        payload, response_type = handlers.output_fn(prediction, accept)
+        request = handlers.read_input(body, content_type)
+        prediction = handlers.predict(request, model)
+        payload, response_type = handlers.write_output(prediction, accept)
     except handlers.InferenceError as error:  # any other exception fails the property
         refusal = error
     if refusal is not None:
@@ -188,7 +188,7 @@ def test_random_json_documents_get_an_answer_or_a_4xx_with_a_message(
     negative=st.text(min_size=1, max_size=10),
     accept=ACCEPTS,
 )
-def test_output_fn_serialises_any_prediction_or_answers_406(
+def test_write_output_serialises_any_prediction_or_answers_406(
     probabilities: list[float], threshold: float, positive: str, negative: str, accept: Any
 ) -> None:
     prediction = handlers.Prediction(
@@ -199,7 +199,7 @@ def test_output_fn_serialises_any_prediction_or_answers_406(
     )
     refusal: handlers.UnsupportedAcceptError | None = None
     try:
-        payload, response_type = handlers.output_fn(prediction, accept)
+        payload, response_type = handlers.write_output(prediction, accept)
     except handlers.UnsupportedAcceptError as error:
         refusal = error
     if refusal is not None:
@@ -238,7 +238,7 @@ def test_deeply_nested_json_is_a_400_not_a_crash(
     model: Any, body: bytes, content_type: str
 ) -> None:
     with pytest.raises(handlers.BadRequestError) as caught:
-        handlers.predict_fn(handlers.input_fn(body, content_type), model)
+        handlers.predict(handlers.read_input(body, content_type), model)
     assert caught.value.message
 
 
@@ -254,5 +254,5 @@ def test_an_integer_too_long_to_parse_is_a_400_not_a_crash(
     model: Any, body: bytes, content_type: str
 ) -> None:
     with pytest.raises(handlers.BadRequestError) as caught:
-        handlers.predict_fn(handlers.input_fn(body, content_type), model)
+        handlers.predict(handlers.read_input(body, content_type), model)
     assert caught.value.message

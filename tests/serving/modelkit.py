@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from mlops.datagen import generate_chunks
+from mlops.dataset.generator import generate_chunks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = REPO_ROOT / "inference" / "inference.py"
@@ -118,3 +118,18 @@ def build_model(
         if code:
             tar.add(model_dir / "code" / "inference.py", arcname="code/inference.py")
     return BuiltModel(archive, booster, spec, raw.drop(columns=["churn"]))
+
+
+def failing_model(directory: Path) -> Path:
+    """A ``model.tar.gz`` whose handlers raise on every request: a model failure, not bad input."""
+    code = directory / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "inference.py").write_text(
+        "def model_fn(model_dir):\n    return None\n\n\n"
+        "def transform_fn(model, body, content_type, accept):\n"
+        "    raise RuntimeError('the model broke')\n"
+    )
+    archive = directory / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(code / "inference.py", arcname="code/inference.py")
+    return archive

@@ -237,3 +237,25 @@ def test_other_content_types_are_captured_as_base64(tmp_path: Path) -> None:
 def test_sampling_outside_0_to_100_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="0-100"):
         CaptureConfig(destination=str(tmp_path), sampling_percentage=101)
+
+
+def test_the_callers_inference_id_is_recorded_in_the_event_metadata(
+    test_model: BuiltModel, sample_rows: list[list[str]], tmp_path: Path
+) -> None:
+    config = CaptureConfig(destination=str(tmp_path), endpoint_name=NAME)
+    with LocalEndpoint(
+        test_model.archive, EndpointOptions(endpoint_name=NAME, capture=config)
+    ) as ep:
+        client = runtime_client(ep.url)
+        client.invoke_endpoint(
+            EndpointName=NAME, Body=csv_body(sample_rows[:1]), ContentType="text/csv",
+            InferenceId="inf-123",
+        )  # fmt: skip
+        client.invoke_endpoint(
+            EndpointName=NAME, Body=csv_body(sample_rows[:1]), ContentType="text/csv"
+        )
+
+    with_id, without_id = (record["eventMetadata"] for _, record in _records(tmp_path))
+    assert list(with_id) == ["eventId", "inferenceId", "inferenceTime"]
+    assert with_id["inferenceId"] == "inf-123"
+    assert list(without_id) == ["eventId", "inferenceTime"]

@@ -13,9 +13,9 @@ from moto import mock_aws
 from typer.testing import CliRunner
 
 from mlops.cli.main import app
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 from mlops.local_runtime.serving import EndpointOptions, LocalEndpoint
-from mlops.local_runtime.serving.registry import describe_package, latest_approved
+from sagemaker_pipelines.registry import RegistryError, deployable_package, latest_approved
 from tests.serving.conftest import ENDPOINT_NAME, runtime_client
 from tests.serving.modelkit import FEATURES, BuiltModel
 
@@ -120,23 +120,23 @@ def test_latest_approved_package_is_resolved_downloaded_and_served(
     assert len(json.loads(response["Body"].read())["predictions"]) == 1
 
 
-def test_group_without_approved_package_is_a_user_error() -> None:
+def test_group_without_approved_package_is_refused_naming_the_group() -> None:
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name="us-east-1")
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
         _register(sagemaker, "s3://models/v1/model.tar.gz", "PendingManualApproval")
 
-        with pytest.raises(UserError, match=f"no approved model package in group {GROUP}"):
+        with pytest.raises(RegistryError, match=f"no approved model package in group {GROUP}"):
             latest_approved(sagemaker, GROUP)
 
 
-def test_unknown_package_arn_is_a_user_error() -> None:
+def test_unknown_package_arn_is_refused() -> None:
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name="us-east-1")
         arn = f"arn:aws:sagemaker:us-east-1:123456789012:model-package/{GROUP}/9"
 
-        with pytest.raises(UserError, match="model package"):
-            describe_package(sagemaker, arn)
+        with pytest.raises(RegistryError, match="model package"):
+            deployable_package(sagemaker, arn)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The application client against real HTTP servers: batching, retries, 4xx errors."""
+"""The application client against real HTTP servers: batching, retries, whose fault an error is."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +27,9 @@ from inference.client import (
     EndpointUnavailableError,
     PayloadTooLargeError,
 )
+from mlops.local_runtime.serving import EndpointOptions, LocalEndpoint
 from tests.serving.conftest import ENDPOINT_NAME, runtime_client
-from tests.serving.modelkit import FEATURES, BuiltModel
+from tests.serving.modelkit import FEATURES, BuiltModel, failing_model
 
 
 class FlakyProxy:
@@ -212,31 +214,65 @@ def test_real_backoff_sleeps_between_attempts(
     assert client.requests_sent == 4
 
 
-def test_client_errors_raise_at_once_with_the_server_message(
+def test_bad_input_raises_at_once_as_the_callers_error_with_the_handlers_message(
     proxy: FlakyProxy, many_rows: list[list[str]]
 ) -> None:
-    bad = dict(zip(FEATURES, many_rows[0], strict=True), contract="Three year")
+    bad = dict(zip(FEATURES, many_rows[0], strict=True), age="forty")
     client = _client(proxy.url)
 
-    with pytest.raises(EndpointRequestError, match="unknown category 'Three year'") as caught:
+    with pytest.raises(EndpointRequestError) as caught:
         client.predict_records([bad])
 
     assert len(proxy.body_sizes) == 1
-    assert (caught.value.status, caught.value.code, caught.value.original_status) == (
+    refused = caught.value
+    assert refused.message == "row 1, column 'age': value 'forty' is not a number"
+    assert (refused.status, refused.code, refused.original_status, refused.error) == (
         424,
         "ModelError",
         400,
+        "BadRequestError",
     )
+
+
+def test_a_request_the_service_refuses_is_the_callers_error(endpoint: Any) -> None:
+    client = EndpointClient("no-such-endpoint", runtime_client=runtime_client(endpoint.url))
+
+    with pytest.raises(EndpointRequestError) as caught:
+        client.predict_csv(["1,2"])
+
+    assert (caught.value.code, caught.value.original_status) == ("ValidationError", None)
 
 
 def test_model_server_errors_are_not_retried(proxy: FlakyProxy, many_rows: list[list[str]]) -> None:
     proxy.failures = [(424, "ModelError", {"OriginalStatusCode": 500, "OriginalMessage": "bug"})]
     client = _client(proxy.url)
 
-    with pytest.raises(EndpointModelError, match="bug"):
+    with pytest.raises(EndpointModelError, match="bug") as caught:
         client.predict_csv(many_rows[:1])
 
     assert len(proxy.body_sizes) == 1
+    assert caught.value.original_status == 500
+
+
+def test_a_failing_model_is_a_model_error_not_the_callers(tmp_path: Path) -> None:
+    with LocalEndpoint(failing_model(tmp_path), EndpointOptions(endpoint_name="broken")) as ep:
+        client = EndpointClient("broken", runtime_client=runtime_client(ep.url))
+        with pytest.raises(EndpointModelError, match="500 Internal Server Error") as caught:
+            client.predict_csv(["1,2"])
+
+    assert caught.value.original_status == 500
+    assert client.requests_sent == 1
+
+
+def test_an_inference_id_goes_with_a_single_request(
+    endpoint: Any, many_rows: list[list[str]]
+) -> None:
+    client = _client(endpoint.url, max_payload_bytes=2_000)
+
+    assert len(client.predict_csv(many_rows[:2], inference_id="order-17")) == 2
+    with pytest.raises(ValueError, match="inference_id names one request"):
+        client.predict_csv(many_rows, inference_id="order-18")
+    assert client.requests_sent == 1
 
 
 def test_a_row_larger_than_the_limit_is_refused_before_sending(

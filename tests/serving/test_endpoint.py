@@ -10,12 +10,13 @@ from typing import Any
 import boto3
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 from mlops.local_runtime.serving import EndpointOptions, LocalEndpoint
 from tests.serving.conftest import ENDPOINT_NAME, csv_body, http_request, runtime_client
-from tests.serving.modelkit import FEATURES, BuiltModel, build_model
+from tests.serving.modelkit import FEATURES, BuiltModel, build_model, failing_model
 
 
 def _expected(test_model: BuiltModel, rows: list[list[str]]) -> np.ndarray:
@@ -29,8 +30,14 @@ def _probabilities(body: bytes) -> np.ndarray:
     return np.array([p["probability"] for p in json.loads(body)["predictions"]], dtype=np.float32)
 
 
-def test_ping_answers_200(endpoint: Any) -> None:
-    assert http_request(endpoint.url, "GET", "/ping").status == 200
+def test_ping_answers_200_with_an_empty_body_as_the_container_does(endpoint: Any) -> None:
+    answer = http_request(endpoint.url, "GET", "/ping")
+
+    assert (answer.status, answer.body, answer.headers["content-type"]) == (
+        200,
+        b"",
+        "application/json",
+    )
 
 
 def test_csv_single_row_through_boto3(
@@ -61,7 +68,7 @@ def test_csv_many_rows_with_csv_answer_through_boto3(
     )
 
     lines = response["Body"].read().decode().splitlines()
-    assert response["ContentType"] == "text/csv"
+    assert response["ContentType"] == "text/csv; charset=utf-8"  # the container's, verbatim
     probabilities = np.array([float(line.split(",")[0]) for line in lines], dtype=np.float32)
     labels = [line.split(",")[1] for line in lines]
     expected = _expected(test_model, sample_rows)
@@ -119,8 +126,101 @@ def test_container_route_answers_like_the_serving_container(
     )
 
     assert answer.status == 200
-    assert answer.headers["content-type"].startswith("text/csv")
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
     assert len(answer.text.splitlines()) == 3
+
+
+def test_a_request_without_content_type_is_read_as_json(
+    runtime: Any, sample_rows: list[list[str]]
+) -> None:
+    response = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT_NAME, Body=json.dumps({"instances": sample_rows[:2]})
+    )
+
+    assert len(json.loads(response["Body"].read())["predictions"]) == 2
+
+
+def test_custom_attributes_reach_the_handlers_and_come_back(
+    runtime: Any, sample_rows: list[list[str]]
+) -> None:
+    response = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT_NAME,
+        Body=csv_body(sample_rows[:1]),
+        ContentType="text/csv",
+        CustomAttributes="trace-id=7f3a",
+    )
+
+    assert response["CustomAttributes"] == "trace-id=7f3a"
+    assert response["InvokedProductionVariant"] == "AllTraffic"
+
+
+def test_only_the_api_headers_of_the_container_answer_are_returned(
+    runtime: Any, endpoint: Any, sample_rows: list[list[str]]
+) -> None:
+    direct = http_request(
+        endpoint.url,
+        "POST",
+        "/invocations",
+        csv_body(sample_rows[:1]),
+        {"Content-Type": "text/csv"},
+    )
+    response = runtime.invoke_endpoint(
+        EndpointName=ENDPOINT_NAME, Body=csv_body(sample_rows[:1]), ContentType="text/csv"
+    )
+
+    assert "x-mlops-unseen-categories" in direct.headers
+    assert "x-mlops-unseen-categories" not in response["ResponseMetadata"]["HTTPHeaders"]
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "member"),
+    [
+        ("X-Amzn-SageMaker-Inference-Id", "x" * 65, "inferenceId"),
+        ("X-Amzn-SageMaker-Inference-Id", "\xa0starts-with-a-space", "inferenceId"),
+        ("X-Amzn-SageMaker-Custom-Attributes", "a" * 1025, "customAttributes"),
+    ],
+)
+def test_headers_outside_the_api_shapes_are_validation_errors(
+    endpoint: Any, sample_rows: list[list[str]], header: str, value: str, member: str
+) -> None:
+    answer = http_request(
+        endpoint.url,
+        "POST",
+        f"/endpoints/{ENDPOINT_NAME}/invocations",
+        csv_body(sample_rows[:1]),
+        {"Content-Type": "text/csv", header: value},
+    )
+
+    assert (answer.status, answer.headers["x-amzn-errortype"]) == (400, "ValidationError")
+    assert f"at '{member}' failed to satisfy constraint" in json.loads(answer.body)["message"]
+
+
+def test_a_method_the_route_does_not_take_gets_the_containers_405(endpoint: Any) -> None:
+    answer = http_request(endpoint.url, "GET", "/invocations")
+
+    assert (answer.status, answer.headers["content-type"]) == (405, "text/html; charset=utf-8")
+    assert answer.headers["allow"] == "POST, OPTIONS"
+
+
+def test_a_failing_model_is_a_500_page_and_a_model_error_with_its_status(tmp_path: Path) -> None:
+    with LocalEndpoint(failing_model(tmp_path), EndpointOptions(endpoint_name="broken")) as ep:
+        page = http_request(ep.url, "POST", "/invocations", b"1", {"Content-Type": "text/csv"})
+        with pytest.raises(ClientError) as caught:
+            runtime_client(ep.url).invoke_endpoint(
+                EndpointName="broken", Body=b"1", ContentType="text/csv"
+            )
+
+    assert (page.status, page.headers["content-type"]) == (500, "text/html; charset=utf-8")
+    assert b"<title>500 Internal Server Error</title>" in page.body
+    error = caught.value.response
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "ModelError",
+        424,
+    )
+    assert error["OriginalStatusCode"] == 500
+    assert error["OriginalMessage"] == page.text
+    assert "Received server error (500) from primary" in error["Error"]["Message"]
+    assert error["LogStreamArn"].endswith(":log-group:/aws/sagemaker/Endpoints/broken")
 
 
 def test_unknown_endpoint_name_is_a_validation_error(

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import code_bundle
-from mlops.datagen import write_csv
+from mlops.dataset.generator import write_csv
 from mlops.local_runtime import (
     ProcessingJobSpec,
     TrainingJobResult,
@@ -27,6 +26,7 @@ from mlops.local_runtime import (
     run_training_job,
 )
 from mlops.local_runtime.serving import EndpointOptions, LocalEndpoint
+from sagemaker_pipelines import code as code_bundle
 from tests.serving.conftest import runtime_client
 
 pytestmark = pytest.mark.slow

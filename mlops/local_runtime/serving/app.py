@@ -1,33 +1,27 @@
-"""The local endpoint's HTTP surface: the serving-container contract plus the runtime API route.
+"""The local endpoint's HTTP surface: the serving container plus the runtime API route.
 
 Routes
-    ``GET  /ping``                             200 once the model is loaded (container contract)
-    ``POST /invocations``                      container contract: handler status and message as is
-    ``POST /endpoints/{name}/invocations``     sagemaker-runtime ``InvokeEndpoint`` (rest-json)
+    ``GET  /ping``                             the container's health check
+    ``POST /invocations``                      the container's answer as is (``container``)
+    ``POST /endpoints/{name}/invocations``     sagemaker-runtime ``InvokeEndpoint`` (``runtime``)
 
-The runtime route answers like the managed service does, so unchanged boto3 code behaves the
-same here as against AWS: success carries the handler's body, ``Content-Type`` and
-``x-Amzn-Invoked-Production-Variant``; a 4xx/5xx from the handlers becomes ``ModelError``
-(HTTP 424) with ``OriginalStatusCode``/``OriginalMessage`` and the message
-``Received client error (400) from primary with message "…"``; a payload over 6 MB is 413 and
-an unknown endpoint name 400, both as ``ValidationError``. botocore reads the error code from
-``x-amzn-ErrorType`` and the message from the JSON body's ``message``.
+``/invocations`` answers exactly what the XGBoost image's serving stack answers (status,
+Content-Type with charset, body), which tests/fidelity checks request by request against the
+real toolkit. The runtime route wraps that answer the way the managed service does, so
+unchanged boto3 or AWS CLI code behaves here as against AWS.
 
 Inference is CPU-bound and synchronous, so it runs in a worker thread (bounded by a capacity
 limiter); the event loop only reads bodies and writes responses and ``/ping`` stays responsive
-under load. Client mistakes never become a 500 and never stop the server.
+under load. Nothing a client sends stops the server.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -35,14 +29,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlops.core.names import VARIANT_NAME
+from mlops.local_runtime.serving import container, runtime
 from mlops.local_runtime.serving.artifact import ServedModel
-from mlops.local_runtime.serving.capture import DEFAULT_VARIANT, CaptureWriter
+from mlops.local_runtime.serving.capture import CaptureWriter
 
 logger = logging.getLogger(__name__)
 
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time endpoints: 6 MB request payload
+MAX_PAYLOAD_BYTES = runtime.MAX_BODY_BYTES
 _DRAIN_LIMIT_BYTES = 64 * 1024 * 1024  # read (and drop) this much of an oversized body at most
-ACCOUNT_ID = "000000000000"
+# The handlers' count of categorical values scored as missing (inference.py names it too).
+UNSEEN_CATEGORIES_HEADER = "X-Mlops-Unseen-Categories"
 
 
 @dataclass
@@ -54,9 +51,10 @@ class InvocationStats:
     client_errors: int = 0
     server_errors: int = 0
     captured: int = 0
+    unseen_categories: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count(self, status: int, *, captured: bool) -> None:
+    def count(self, status: int, *, captured: bool, unseen: int = 0) -> None:
         with self._lock:
             self.invocations += 1
             if status < 400:
@@ -67,13 +65,7 @@ class InvocationStats:
                 self.server_errors += 1
             if captured:
                 self.captured += 1
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status: int
-    body: bytes
-    content_type: str
+            self.unseen_categories += unseen
 
 
 class _PayloadTooLargeError(Exception):
@@ -84,7 +76,8 @@ def create_app(
     served: ServedModel,
     *,
     endpoint_name: str,
-    variant_name: str = DEFAULT_VARIANT,
+    variant_name: str = VARIANT_NAME,
+    region: str = "us-east-1",
     capture: CaptureWriter | None = None,
     max_payload_bytes: int = MAX_PAYLOAD_BYTES,
     worker_threads: int = 2,
@@ -95,60 +88,52 @@ def create_app(
     counters = stats if stats is not None else InvocationStats()
 
     async def ping(request: Request) -> Response:
-        return Response(b"\n", status_code=200, media_type="text/plain")
+        if request.method not in ("GET", "HEAD"):
+            return _send(container.method_not_allowed("GET, HEAD, OPTIONS"))
+        return _send(container.ping())
 
     async def container_invocations(request: Request) -> Response:
-        outcome = await _invoke(request)
-        return Response(outcome.body, status_code=outcome.status, media_type=outcome.content_type)
-
-    async def runtime_invocations(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name != endpoint_name:
-            await _drain(request)
-            return _runtime_error(
-                400,
-                "ValidationError",
-                f"Endpoint {name} of account {ACCOUNT_ID} not found. "
-                f"(this local server serves {endpoint_name})",
-            )
-        outcome = await _invoke(request)
-        if outcome.status >= 400:
-            message = outcome.body.decode("utf-8", errors="replace").strip()
-            if outcome.status == 413:
-                return _runtime_error(413, "ValidationError", message)
-            kind = "client" if outcome.status < 500 else "server"
-            return _runtime_error(
-                424,
-                "ModelError",
-                f'Received {kind} error ({outcome.status}) from primary with message "{message}". '
-                f"See the local endpoint's log for more information.",
-                OriginalStatusCode=outcome.status,
-                OriginalMessage=message,
-                LogStreamArn=f"arn:aws:logs:local:{ACCOUNT_ID}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}",
-            )
-        return Response(
-            outcome.body,
-            status_code=200,
-            headers={
-                "Content-Type": outcome.content_type,
-                "x-Amzn-Invoked-Production-Variant": variant_name,
-                "x-amzn-RequestId": str(uuid.uuid4()),
-            },
-        )
-
-    async def _invoke(request: Request) -> _Outcome:
+        if request.method != "POST":
+            return _send(container.method_not_allowed("POST, OPTIONS"))
+        headers = _lowered(request)
         try:
             body = await _read_body(request, max_payload_bytes)
         except _PayloadTooLargeError as error:
             counters.count(413, captured=False)
-            return _Outcome(413, str(error).encode(), "text/plain")
-        content_type = request.headers.get("content-type")
-        accept = request.headers.get("accept")
-        outcome, captured = await anyio.to_thread.run_sync(
-            _invoke_and_capture, served, capture, body, content_type, accept, limiter=limiter
+            return Response(str(error).encode(), 413, media_type="text/plain")
+        answer = await _invoke(body, headers, None)
+        return _send(answer)
+
+    async def runtime_invocations(request: Request) -> Response:
+        name = request.path_params["name"]
+        headers = _lowered(request)
+        refusal = runtime.validate(headers)
+        if refusal is None and name != endpoint_name:
+            refusal = runtime.unknown_endpoint(name, endpoint_name)
+        if refusal is not None:
+            await _drain(request)
+            return _reply(refusal)
+        try:
+            body = await _read_body(request, max_payload_bytes)
+        except _PayloadTooLargeError:
+            counters.count(413, captured=False)
+            return _reply(runtime.too_large(max_payload_bytes))
+        forwarded = runtime.forwarded_headers(headers)
+        answer = await _invoke(body, forwarded, forwarded.get(runtime.INFERENCE_ID))
+        return _reply(
+            runtime.answer(
+                answer, endpoint_name=endpoint_name, variant_name=variant_name, region=region
+            )
         )
-        counters.count(outcome.status, captured=captured)
-        return outcome
+
+    async def _invoke(
+        body: bytes, headers: Mapping[str, str], inference_id: str | None
+    ) -> container.ContainerResponse:
+        answer, captured = await anyio.to_thread.run_sync(
+            _invoke_and_capture, served, capture, body, headers, inference_id, limiter=limiter
+        )
+        counters.count(answer.status, captured=captured, unseen=_unseen(answer))
+        return answer
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -156,10 +141,11 @@ def create_app(
         if capture is not None:  # flush what is buffered before the process goes away
             capture.close()
 
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     app = Starlette(
         routes=[
-            Route("/ping", ping, methods=["GET"]),
-            Route("/invocations", container_invocations, methods=["POST"]),
+            Route("/ping", ping, methods=every_method),
+            Route("/invocations", container_invocations, methods=every_method),
             Route("/endpoints/{name}/invocations", runtime_invocations, methods=["POST"]),
         ],
         lifespan=lifespan,
@@ -172,40 +158,44 @@ def _invoke_and_capture(
     served: ServedModel,
     capture: CaptureWriter | None,
     body: bytes,
-    content_type: str | None,
-    accept: str | None,
-) -> tuple[_Outcome, bool]:
+    headers: Mapping[str, str],
+    inference_id: str | None,
+) -> tuple[container.ContainerResponse, bool]:
     """Handlers, then the capture record, in a worker thread: a capture flush (an S3 put when
     the buffer fills) must not stall the event loop."""
     sampled = capture is not None and capture.sampled()
-    outcome = _run_handlers(served, body, content_type, accept)
-    if not sampled or capture is None or outcome.status >= 400:
-        return outcome, False
+    answer = container.invoke(served, body, headers)
+    if not sampled or capture is None or answer.status >= 400:
+        return answer, False
     capture.record(
         input_body=body,
-        input_content_type=content_type or "",
-        output_body=outcome.body,
-        output_content_type=outcome.content_type,
+        input_content_type=headers.get("content-type", ""),
+        output_body=answer.body,
+        output_content_type=answer.content_type,
+        inference_id=inference_id,
     )
-    return outcome, True
+    return answer, True
 
 
-def _run_handlers(
-    served: ServedModel, body: bytes, content_type: str | None, accept: str | None
-) -> _Outcome:
-    """Call the handlers; an exception with a 4xx ``status_code`` is the client's mistake."""
-    try:
-        payload, response_type = served.invoke(body, content_type, accept)
-    except Exception as error:
-        status = getattr(error, "status_code", None)
-        message = getattr(error, "message", None) or str(error)
-        if isinstance(status, int) and 400 <= status < 500:
-            return _Outcome(status, str(message).encode("utf-8"), "text/plain")
-        logger.exception("handler failed on a request (answered 500)")
-        return _Outcome(
-            500, f"model handler failed: {type(error).__name__}: {error}".encode(), "text/plain"
-        )
-    return _Outcome(200, payload, response_type)
+def _unseen(answer: container.ContainerResponse) -> int:
+    for name, value in answer.headers.items():
+        if name.lower() == UNSEEN_CATEGORIES_HEADER.lower():
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _lowered(request: Request) -> dict[str, str]:
+    return {name.lower(): value for name, value in request.headers.items()}
+
+
+def _send(answer: container.ContainerResponse) -> Response:
+    response = Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+    response.headers["content-type"] = answer.content_type
+    return response
+
+
+def _reply(answer: runtime.RuntimeResponse) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -241,17 +231,4 @@ def _too_large(size: int, limit: int) -> str:
     return (
         f"request payload of {size} bytes exceeds the {limit // (1024 * 1024)} MB limit; "
         "split the rows into smaller requests"
-    )
-
-
-def _runtime_error(status: int, code: str, message: str, **extra: Any) -> Response:
-    document = {"message": message, **extra}
-    return Response(
-        json.dumps(document).encode("utf-8"),
-        status_code=status,
-        headers={
-            "Content-Type": "application/json",
-            "x-amzn-ErrorType": code,
-            "x-amzn-RequestId": str(uuid.uuid4()),
-        },
     )

@@ -1,16 +1,21 @@
 """Load a ``model.tar.gz`` the way the SageMaker XGBoost serving container does.
 
 The container unpacks the artifact into ``/opt/ml/model``, imports the handler module named by
-``SAGEMAKER_PROGRAM`` from ``/opt/ml/model/code`` (where ``train.py`` put it, contracts §4) and
-calls ``model_fn`` once. Doing the same here means the local endpoint runs the handlers that
-were trained *with* this model, not whatever ``inference/inference.py`` says today; the repo's
-copy is only a fallback for artifacts that carry no code.
+``SAGEMAKER_PROGRAM`` from ``/opt/ml/model/code`` (where ``train.py`` put it, contracts §4),
+picks its handlers and calls ``model_fn(model_dir)`` once. Doing the same here means the local
+endpoint runs the handlers that were trained *with* this model, not whatever
+``inference/inference.py`` says today; the repo's copy is only a fallback for artifacts that
+carry no code.
+
+The handler choice is the image's (``sagemaker_xgboost_container/serving.py``,
+``_user_module_transformer``): ``transform_fn`` alone, or ``input_fn`` → ``predict_fn`` →
+``output_fn``; a module defining both kinds is refused. What a handler answers becomes an HTTP
+response in ``container``.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import itertools
 import sys
 import tarfile
@@ -20,40 +25,30 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mlops.errors import UserError
+from mlops.core.errors import UserError
 
 DEFAULT_PROGRAM = "inference.py"
 REPO_HANDLERS = Path(__file__).resolve().parents[3] / "inference" / "inference.py"
+_PIPELINE = ("input_fn", "predict_fn", "output_fn")
 _module_ids = itertools.count(1)
+
+# transform(model, content, content_type, accept) -> whatever the handlers answer
+Transform = Callable[[Any, bytes | str, str, str], Any]
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded model and its handler functions; ``invoke`` is safe to call from many threads."""
+    """A loaded model and the transform the container would run; thread-safe to call."""
 
     model: Any
     handlers: ModuleType
     model_dir: Path
     handler_path: Path
+    transform: Transform
 
-    def invoke(
-        self, body: bytes, content_type: str | None, accept: str | None
-    ) -> tuple[bytes, str]:
-        """Run one request through the handlers: ``(response body, response content type)``."""
-        transform_fn = getattr(self.handlers, "transform_fn", None)
-        if transform_fn is not None:
-            result = transform_fn(self.model, body, content_type, accept)
-        else:
-            data = self.handlers.input_fn(body, content_type)
-            prediction = self.handlers.predict_fn(data, self.model)
-            result = self.handlers.output_fn(prediction, accept)
-        if isinstance(result, tuple):
-            payload, response_type = result
-        else:  # the container then answers with the Accept type (or its default)
-            payload, response_type = result, accept or "application/json"
-        if isinstance(payload, str):
-            payload = payload.encode("utf-8")
-        return bytes(payload), str(response_type)
+    def answer(self, content: bytes | str, content_type: str, accept: str) -> Any:
+        """What the handlers return for one request (the container turns it into HTTP)."""
+        return self.transform(self.model, content, content_type, accept)
 
 
 def unpack_model(archive: Path, model_dir: Path) -> Path:
@@ -77,25 +72,39 @@ def load_served_model(model_dir: Path, *, program: str = DEFAULT_PROGRAM) -> Ser
     handlers = _import_handlers(handler_path)
     if not callable(getattr(handlers, "model_fn", None)):
         raise UserError(f"{handler_path} defines no model_fn(model_dir)")
-    has_transform = callable(getattr(handlers, "transform_fn", None))
-    missing = [
-        name
-        for name in ("input_fn", "predict_fn", "output_fn")
-        if not callable(getattr(handlers, name, None))
-    ]
-    if has_transform and len(missing) < 3:
-        raise UserError(
-            f"{handler_path}: transform_fn cannot be combined with input/predict/output_fn"
-        )
-    if not has_transform and missing:
-        raise UserError(
-            f"{handler_path} lacks {', '.join(missing)}: the local endpoint needs the handlers "
-            "(the container's defaults parse only CSV/libsvm into a DMatrix)"
-        )
-    model = _call(handlers.model_fn, str(model_dir))
+    transform = _transform(handlers, handler_path)
+    model = handlers.model_fn(str(model_dir))
     return ServedModel(
-        model=model, handlers=handlers, model_dir=model_dir, handler_path=handler_path
+        model=model,
+        handlers=handlers,
+        model_dir=model_dir,
+        handler_path=handler_path,
+        transform=transform,
     )
+
+
+def _transform(handlers: ModuleType, path: Path) -> Transform:
+    transform_fn = getattr(handlers, "transform_fn", None)
+    defined = [name for name in _PIPELINE if getattr(handlers, name, None) is not None]
+    if transform_fn is not None and defined:
+        raise UserError(
+            f"{path}: transform_fn cannot be combined with {', '.join(defined)} "
+            "(the serving container refuses that module)"
+        )
+    if transform_fn is not None:
+        return transform_fn  # type: ignore[no-any-return]
+    if len(defined) < len(_PIPELINE):
+        missing = sorted(set(_PIPELINE) - set(defined))
+        raise UserError(
+            f"{path} lacks {', '.join(missing)} (or a transform_fn): the local endpoint does not "
+            "reproduce the container's default XGBoost encoders"
+        )
+    input_fn, predict_fn, output_fn = (getattr(handlers, name) for name in _PIPELINE)
+
+    def pipeline(model: Any, content: bytes | str, content_type: str, accept: str) -> Any:
+        return output_fn(predict_fn(input_fn(content, content_type), model), accept)
+
+    return pipeline
 
 
 def _import_handlers(path: Path) -> ModuleType:
@@ -115,11 +124,3 @@ def _import_handlers(path: Path) -> ModuleType:
         del sys.modules[name]
         raise UserError(f"importing {path} failed: {type(error).__name__}: {error}") from error
     return module
-
-
-def _call(function: Callable[..., Any], *args: Any) -> Any:
-    """Call a handler; like the toolkit, pass a trailing ``context`` (None) if it takes one."""
-    parameters = len(inspect.signature(function).parameters)
-    if parameters == len(args) + 1:
-        return function(*args, None)
-    return function(*args)

@@ -5,13 +5,14 @@ the input), written as one JSON object per line::
 
     {"captureData": {"endpointInput": {"observedContentType", "mode": "INPUT", "data", "encoding"},
                      "endpointOutput": {..., "mode": "OUTPUT"}},
-     "eventMetadata": {"eventId": <uuid>, "inferenceTime": "YYYY-MM-DDTHH:MM:SSZ"},
+     "eventMetadata": {"eventId": <uuid>, "inferenceId": <caller's InferenceId, when given>,
+                       "inferenceTime": "YYYY-MM-DDTHH:MM:SSZ"},
      "eventVersion": "0"}
 
 under ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<mm-ss-mmm>-<uuid>.jsonl``, the layout
 Model Monitor reads. ``encoding`` follows SageMaker's ``CaptureContentTypeHeader``: ``CSV`` for
 the configured CSV content types, ``JSON`` for the JSON ones (both stored as text, the body
-verbatim), ``BASE64`` for anything else. The defaults equal what ``infra/serving.py`` configures
+verbatim), ``BASE64`` for anything else. The defaults equal what ``infra/serving/endpoint.py`` configures
 on the real endpoint (without that header SageMaker would base64-encode everything).
 
 Records are buffered and written as a new file per flush (S3 objects cannot be appended to),
@@ -33,13 +34,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlops.local_runtime.jobs.staging import split_s3_uri
+from mlops.core.media import CAPTURED_AS_CSV, CAPTURED_AS_JSON
+from mlops.core.names import VARIANT_NAME
+from mlops.core.s3uri import split_s3_uri
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_VARIANT = "AllTraffic"
-DEFAULT_CSV_TYPES = ("text/csv",)
-DEFAULT_JSON_TYPES = ("application/json", "application/jsonlines")
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,9 @@ class CaptureConfig:
     destination: str  # a local directory or s3://bucket/prefix
     sampling_percentage: float = 100.0
     endpoint_name: str = "local-endpoint"
-    variant_name: str = DEFAULT_VARIANT
-    csv_content_types: Sequence[str] = DEFAULT_CSV_TYPES
-    json_content_types: Sequence[str] = DEFAULT_JSON_TYPES
+    variant_name: str = VARIANT_NAME
+    csv_content_types: Sequence[str] = CAPTURED_AS_CSV
+    json_content_types: Sequence[str] = CAPTURED_AS_JSON
     max_buffer_bytes: int = 1_000_000
     flush_interval_seconds: float = 5.0
     s3_client: Any = field(default=None, repr=False, compare=False)
@@ -109,20 +108,26 @@ class CaptureWriter:
         input_content_type: str,
         output_body: bytes,
         output_content_type: str,
+        inference_id: str | None = None,
         when: datetime | None = None,
     ) -> None:
-        """Buffer one invocation's record; flushes when the buffer is full."""
+        """Buffer one invocation's record; flushes when the buffer is full.
+
+        ``inference_id`` is the caller's ``InferenceId``: recorded as
+        ``eventMetadata.inferenceId``, which Model Monitor then joins ground truth on.
+        """
         moment = (when or datetime.now(UTC)).astimezone(UTC)
+        metadata = {"eventId": str(uuid.uuid4())}
+        if inference_id is not None:
+            metadata["inferenceId"] = inference_id
+        metadata["inferenceTime"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         line = json.dumps(
             {
                 "captureData": {
                     "endpointInput": self._payload(input_body, input_content_type, "INPUT"),
                     "endpointOutput": self._payload(output_body, output_content_type, "OUTPUT"),
                 },
-                "eventMetadata": {
-                    "eventId": str(uuid.uuid4()),
-                    "inferenceTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                },
+                "eventMetadata": metadata,
                 "eventVersion": "0",
             },
             separators=(",", ":"),

@@ -19,11 +19,12 @@ from typing import Any
 
 import uvicorn
 
-from mlops.errors import UserError
-from mlops.local_runtime.jobs.staging import split_s3_uri
+from mlops.core.errors import UserError
+from mlops.core.names import VARIANT_NAME
+from mlops.core.s3uri import split_s3_uri
 from mlops.local_runtime.serving.app import MAX_PAYLOAD_BYTES, InvocationStats, create_app
 from mlops.local_runtime.serving.artifact import ServedModel, load_served_model, unpack_model
-from mlops.local_runtime.serving.capture import DEFAULT_VARIANT, CaptureConfig, CaptureWriter
+from mlops.local_runtime.serving.capture import CaptureConfig, CaptureWriter
 
 _START_TIMEOUT_SECONDS = 30.0
 
@@ -33,7 +34,8 @@ class EndpointOptions:
     """How to serve: name, address and optional data capture."""
 
     endpoint_name: str = "local-endpoint"
-    variant_name: str = DEFAULT_VARIANT
+    variant_name: str = VARIANT_NAME
+    region: str = "us-east-1"  # named in ModelError's LogStreamArn, as the service does
     host: str = "127.0.0.1"
     port: int = 0
     capture: CaptureConfig | None = None
@@ -143,6 +145,7 @@ class LocalEndpoint:
             self.served,
             endpoint_name=self.options.endpoint_name,
             variant_name=self.options.variant_name,
+            region=self.options.region,
             capture=self.capture,
             max_payload_bytes=self.options.max_payload_bytes,
             worker_threads=self.options.worker_threads,
