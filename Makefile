@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` (the whole lifecycle locally) and `make test`.
-# Both install what they need: uv (pinned) into .tools/, Python deps from uv.lock, the CDK CLI
-# from package-lock.json.
+# Both install what they need: uv (pinned) into .tools/ when it is not on PATH, the project
+# environment .venv from uv.lock, the CDK CLI from package-lock.json. Afterwards the CLI is
+# .venv/bin/mlops (README convention); nothing needs uv on the user's PATH.
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
 TOOLS := .tools
@@ -12,17 +13,20 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export NODE_NO_WARNINGS := 1
 export AWS_DEFAULT_REGION ?= us-east-1
-# uv may live in .tools/ (installed by the Makefile): cdk.json runs the app with it.
-export PATH := $(CURDIR)/$(TOOLS)/bin:$(PATH)
 export SAGEMAKER_VALIDATE_ROLE := false
 
 .PHONY: help install demo test lint typecheck unit synth bench clean
 
 help:
-	@echo "make demo   - run the whole lifecycle locally (pipeline, approval, endpoint, monitoring)"
-	@echo "make test   - lint, type-check and run the test suite"
-	@echo "make synth  - synthesize the CDK app with the pinned CLI (offline)"
-	@echo "make bench  - run the benchmarks under benchmarks/"
+	@echo "make demo      - run the whole lifecycle locally (pipeline, approval, endpoint, monitoring)"
+	@echo "make test      - lint, typecheck, then the test suite"
+	@echo "make install   - uv (if absent), .venv from uv.lock, the pinned CDK CLI"
+	@echo "make lint      - ruff check and ruff format --check"
+	@echo "make typecheck - mypy (strict, files from pyproject.toml)"
+	@echo "make unit      - pytest on two workers"
+	@echo "make synth     - synthesize the CDK app with the pinned CLI (offline)"
+	@echo "make bench     - run the benchmarks under benchmarks/"
+	@echo "afterwards: .venv/bin/mlops --help (or: source .venv/bin/activate; mlops --help)"
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
@@ -35,12 +39,14 @@ install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+
+typecheck: install
 	$(RUN) mypy
 
 unit: install
 	$(RUN) pytest -n 2 --dist loadscope
 
-test: lint unit
+test: lint typecheck unit
 
 demo: install
 	$(RUN) mlops demo run $(DEMO_ARGS)

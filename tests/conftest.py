@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
+# Reference files the tests compare against live in the repository (tests/fixtures/*/SOURCE.md
+# names where each comes from): a fresh clone has everything its tests need.
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 # Fake credentials and a region for every test: nothing may reach a real AWS account.
 for _name, _value in {
@@ -33,10 +35,8 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def model_monitor_fixtures() -> Path:
-    path = SHARED_FIXTURES / "model-monitor"
-    if not path.is_dir():
-        pytest.fail(f"shared fixtures missing at {path}: CI must lay shared/ beside the checkout")
-    return path
+    """Real Model Monitor artifacts (statistics, constraints, violations, capture, ground truth)."""
+    return FIXTURES / "model-monitor"
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +47,7 @@ def moto_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ``mock_aws()`` block of another test module resets them on exit, which would wipe a
     session-long in-process server's buckets in the middle of a run.
     """
-    from mlops.local_aws import ensure_local_aws, stop_local_aws
+    from mlops.local_runtime.aws import ensure_local_aws, stop_local_aws
 
     state_dir = tmp_path_factory.mktemp("moto-server")
     pointed = os.environ.pop("MLOPS_LOCAL_AWS_URL", None)  # start our own, not a pointed-at one
@@ -66,7 +66,7 @@ def moto_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def synth_inputs_default() -> Any:
     """The pipeline definition and code bundle for cdk.json's settings (built once)."""
     from infra.app import cdk_json_context, synth_inputs
-    from mlops.settings import load_settings
+    from mlops.core.settings import load_settings
 
     return synth_inputs(load_settings(context=cdk_json_context()["mlops"]))  # type: ignore[arg-type]
 
