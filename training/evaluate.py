@@ -9,8 +9,9 @@ ModelMetrics shape (§6; the pipeline's condition reads
 
 The decision threshold is the model's own (``prediction_threshold`` in its feature spec), so
 the reported precision/recall are those the endpoint will deliver. Paths default to the
-container layout under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing``). A failure prints the
-reason as the last stderr line and exits 1.
+container layout under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing``). A failure writes the
+reason to ``/opt/ml/output/message`` (DescribeProcessingJob's ExitMessage; also the last stderr
+line) and exits 1.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import sys
 import tarfile
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = evaluate(args.model_dir, args.test_dir, args.output_dir)
     except EvaluationError as error:
-        print(f"evaluate failed: {error}", file=sys.stderr)
-        return 1
+        return _fail(f"evaluate failed: {error}")
+    except Exception as error:  # whatever broke, the job's ExitMessage says what
+        traceback.print_exc()
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        return _fail(f"evaluate failed: {type(error).__name__}: {first_line}")
     metrics = report["binary_classification_metrics"]
     print(
         " ".join(
@@ -63,6 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     return 0
+
+
+def _fail(reason: str) -> int:
+    """Report a failure where SageMaker looks for it: the ExitMessage of DescribeProcessingJob
+    is the first 1 KB of ``/opt/ml/output/message`` (next to the processing root; the local
+    runtime re-roots both). The reason is also the last stderr line, for the job log."""
+    print(reason, file=sys.stderr, flush=True)
+    message = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT)).parent / "output" / "message"
+    try:
+        message.parent.mkdir(parents=True, exist_ok=True)
+        message.write_bytes(reason.encode("utf-8")[:1024])
+    except OSError as error:
+        print(f"could not write {message}: {error}", file=sys.stderr)
+    return 1
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

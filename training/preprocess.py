@@ -9,9 +9,9 @@ on this container's library versions.
 
 Self-contained: imports nothing from the repository. Paths default to the container layout
 under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing`` in SageMaker); every one can also be
-given as an argument. A bad input ends the job with exit code 1 and the reason as the last
-line on stderr (what SageMaker shows as the job's failure), naming file, column, row (1-based
-data row, header excluded) and value.
+given as an argument. A bad input ends the job with exit code 1 and the reason in
+``/opt/ml/output/message`` (what DescribeProcessingJob returns as ExitMessage; also the last
+stderr line), naming file, column, row (1-based data row, header excluded) and value.
 
 Value rules (shared with inference.py): a cell is *blank* when empty or whitespace only;
 values are stripped of surrounding whitespace; a numeric cell must parse as a finite number
@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +61,30 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec, counts = preprocess(args)
     except InputError as error:
-        print(f"preprocess failed: {error}", file=sys.stderr)
-        return 1
+        return _fail(f"preprocess failed: {error}")
+    except Exception as error:  # whatever broke, the job's ExitMessage says what
+        traceback.print_exc()
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        return _fail(f"preprocess failed: {type(error).__name__}: {first_line}")
     print(
         f"wrote train={counts['train']} validation={counts['validation']} test={counts['test']} "
         f"rows, {len(spec['encoded_columns'])} encoded columns from {len(spec['features'])} features"
     )
     return 0
+
+
+def _fail(reason: str) -> int:
+    """Report a failure where SageMaker looks for it: the ExitMessage of DescribeProcessingJob
+    is the first 1 KB of ``/opt/ml/output/message`` (next to the processing root; the local
+    runtime re-roots both). The reason is also the last stderr line, for the job log."""
+    print(reason, file=sys.stderr, flush=True)
+    message = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT)).parent / "output" / "message"
+    try:
+        message.parent.mkdir(parents=True, exist_ok=True)
+        message.write_bytes(reason.encode("utf-8")[:1024])
+    except OSError as error:
+        print(f"could not write {message}: {error}", file=sys.stderr)
+    return 1
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

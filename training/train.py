@@ -174,7 +174,7 @@ def train(args: argparse.Namespace, extra: dict[str, Any]) -> None:
     if not inference_source.is_file():
         raise TrainingError(
             f"{INFERENCE_FILE} is not next to train.py in the source dir; the model artifact "
-            "needs it (package the code with mlops.code_bundle)"
+            "needs it (package the code with sagemaker_pipelines.code)"
         )
     x_train, y_train = load_split(_channel("train"), "train", len(columns))
     x_valid, y_valid = load_split(_channel("validation"), "validation", len(columns))

@@ -16,13 +16,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from mlops.errors import UserError
+from mlops.core.errors import UserError
+from mlops.local_runtime.request_contract import enforce_service_contract
 
 DEFAULT_STATE_DIR = Path(".mlops")
 STATE_FILE = "local-aws.json"
@@ -40,16 +42,56 @@ def client_config() -> Config:
     )
 
 
-def client(service: str, *, endpoint_url: str | None, region: str = "us-east-1") -> Any:
-    """A boto3 client for AWS (``endpoint_url=None``) or for the local server."""
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where a command's AWS calls go: a region of real AWS, or an endpoint such as the
+    embedded local server. Every command resolves one (``mlops.cli.context.aws_target``) and
+    makes all its clients from it, so no call can land in another region or account."""
+
+    region: str
+    endpoint_url: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url is not None
+
+    def client(self, service: str) -> Any:
+        return client(service, endpoint_url=self.endpoint_url, region=self.region)
+
+
+def resolve_target(
+    region: str,
+    *,
+    local: bool,
+    endpoint_url: str | None = None,
+    state_dir: Path = DEFAULT_STATE_DIR,
+) -> AwsTarget:
+    """An explicit endpoint URL, else the embedded AWS (started on demand) with ``local``,
+    else real AWS in ``region``."""
+    if endpoint_url:
+        return AwsTarget(region=region, endpoint_url=endpoint_url)
+    if local:
+        return AwsTarget(region=region, endpoint_url=ensure_local_aws(state_dir))
+    return AwsTarget(region=region)
+
+
+def client(service: str, *, endpoint_url: str | None, region: str) -> Any:
+    """A boto3 client for AWS (``endpoint_url=None``) or for the local server.
+
+    A client of the local server refuses, before sending, every request AWS would reject
+    (botocore's service model: types, required members, lengths, ranges, patterns, enums):
+    moto accepts far more than AWS does, and a request that works only locally is a bug.
+    """
     if endpoint_url is None:
         return boto3.client(service, region_name=region)
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=client_config(),
-        **FAKE_CREDENTIALS,
+    return enforce_service_contract(
+        boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=client_config(),
+            **FAKE_CREDENTIALS,
+        )
     )
 
 

@@ -3,7 +3,10 @@
 The chain runs the way the pipeline runs it: preprocess outputs and the model go to S3 (a moto
 server on 127.0.0.1), the training code comes from the deterministic sourcedir tarball through
 the ``sagemaker_program`` / ``sagemaker_submit_directory`` hyperparameters, and evaluate reads
-the model.tar.gz from the S3 URI training returned. Each step pays the ML imports once.
+the model.tar.gz from the S3 URI training returned. Each job runs in the environment of the
+image the pipeline names for it (scikit-learn 1.9-0 for preprocess, XGBoost 3.2-0 for train and
+evaluate: the images' own library versions), created once and cached. Each step pays the ML
+imports once.
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ from typing import Any
 
 import pytest
 
-from mlops import code_bundle
-from mlops.datagen import write_csv
-from mlops.local_aws import client, ensure_bucket
+from mlops.dataset.generator import write_csv
 from mlops.local_runtime import (
     ProcessingJobResult,
     ProcessingJobSpec,
@@ -26,6 +27,9 @@ from mlops.local_runtime import (
     run_processing_job,
     run_training_job,
 )
+from mlops.local_runtime.aws import client, ensure_bucket
+from mlops.local_runtime.images import ImageEnvironment, image_environment, image_for_uri
+from sagemaker_pipelines import code as code_bundle
 
 BUCKET = "scripts-test"
 ROWS = 5000
@@ -40,6 +44,20 @@ DEFAULT_HYPERPARAMETERS = {
     "early_stopping_rounds": "20",
     "prediction_threshold": "0.4",
 }
+
+
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
+
+
+def sklearn_image() -> ImageEnvironment:
+    """The scikit-learn 1.9-0 image's environment (created on first use, then cached)."""
+    return image_environment(image_for_uri(SKLEARN_IMAGE))
+
+
+def xgboost_image() -> ImageEnvironment:
+    """The XGBoost 3.2-0 image's environment (created on first use, then cached)."""
+    return image_environment(image_for_uri(XGBOOST_IMAGE))
 
 
 @dataclass(frozen=True)
@@ -57,7 +75,7 @@ class Chain:
 
 @pytest.fixture(scope="session")
 def s3_client(moto_server_url: str) -> Any:
-    s3 = client("s3", endpoint_url=moto_server_url)
+    s3 = client("s3", endpoint_url=moto_server_url, region="us-east-1")
     ensure_bucket(s3, BUCKET)
     return s3
 
@@ -78,6 +96,7 @@ def preprocess_spec(name: str, input_dir: Path, work_dir: Path, outputs: Any) ->
         arguments=SCHEMA_ARGS,
         inputs={"input": (input_dir, "/opt/ml/processing/input")},
         outputs={out: (f"/opt/ml/processing/{out}", outputs(out)) for out in PREPROCESS_OUTPUTS},
+        image=sklearn_image(),
     )
 
 
@@ -101,6 +120,7 @@ def training_spec(
             "sagemaker_submit_directory": json.dumps(sourcedir_uri),
         },
         metric_definitions=code_bundle.TRAINING_METRIC_DEFINITIONS,
+        image=xgboost_image(),
     )
 
 
@@ -136,6 +156,7 @@ def chain(s3_client: Any, raw_csv: Path, tmp_path_factory: pytest.TempPathFactor
                 "test": (preprocess.outputs["test"], "/opt/ml/processing/test"),
             },
             outputs={"evaluation": ("/opt/ml/processing/evaluation", work_dir / "report")},
+            image=xgboost_image(),
         ),
         s3_client=s3_client,
     )

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlops import code_bundle
 from mlops.local_runtime import JobFailed, ProcessingJobSpec, run_processing_job
-from tests.container_scripts.conftest import Chain
+from sagemaker_pipelines import code as code_bundle
+from tests.container_scripts.conftest import Chain, xgboost_image
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -86,7 +86,8 @@ def test_test_split_of_another_width_fails_naming_the_mismatch(
             "test": (narrow.parent, "/opt/ml/processing/test"),
         },
         outputs={"evaluation": ("/opt/ml/processing/evaluation", tmp_path / "report")},
+        image=xgboost_image(),
     )
-    with pytest.raises(JobFailed, match="the test split has 3 columns"):
+    with pytest.raises(JobFailed, match="ExitMessage: evaluate failed: the test split has 3 col"):
         run_processing_job(spec)
     assert not (tmp_path / "report").exists()

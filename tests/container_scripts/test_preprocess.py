@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.datagen import COLUMNS, CONTRACTS
+from mlops.dataset.example import COLUMNS
+from mlops.dataset.generator import CONTRACTS
 from mlops.local_runtime import JobFailed, run_processing_job
 from tests.container_scripts.conftest import ROWS, Chain, preprocess_spec
 
@@ -195,6 +196,8 @@ def test_bad_input_fails_with_a_reason_naming_the_problem(
     spec = preprocess_spec("bad", bad.parent, tmp_path / "work", lambda o: destination / o)
     with pytest.raises(JobFailed) as failure:
         run_processing_job(replace(spec, arguments=[*spec.arguments, *schema_args]))
+    assert failure.value.reason == "AlgorithmError: See job logs for more information"
+    message = failure.value.exit_message or ""
     for fragment in expected:
-        assert fragment in failure.value.reason
+        assert fragment in message
     assert not destination.exists()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops import code_bundle
 from mlops.local_runtime import JobFailed, run_training_job
+from sagemaker_pipelines import code as code_bundle
 from tests.container_scripts.conftest import DEFAULT_HYPERPARAMETERS, Chain, training_spec
 
 
@@ -56,7 +56,7 @@ def test_validation_auc_is_logged_for_metric_definitions(chain: Chain) -> None:
 
 
 @pytest.mark.parametrize(
-    ("override", "expected_reason"),
+    ("override", "script_message"),
     [
         pytest.param(
             {"max_depth": "-3"}, "hyperparameter max_depth must be >= 0, got -3", id="max_depth"
@@ -68,9 +68,11 @@ def test_validation_auc_is_logged_for_metric_definitions(chain: Chain) -> None:
         ),
     ],
 )
-def test_bad_hyperparameter_fails_with_the_failure_file_reason(
-    chain: Chain, tmp_path: Path, override: dict[str, str], expected_reason: str
+def test_bad_hyperparameter_fails_with_the_launchers_reason_and_logs_the_scripts(
+    chain: Chain, tmp_path: Path, override: dict[str, str], script_message: str
 ) -> None:
+    """The image's launcher overwrites train.py's failure file (tests/fidelity compares the
+    text with the real launcher's); train.py's own reason stays in the job log."""
     spec = training_spec(
         "bad-hp",
         tmp_path,
@@ -82,8 +84,12 @@ def test_bad_hyperparameter_fails_with_the_failure_file_reason(
     with pytest.raises(JobFailed) as failure:
         run_training_job(spec, s3_client=chain.s3)
     failure_file = tmp_path / "bad-hp" / "output" / "failure"
-    assert failure.value.reason == failure_file.read_text()
-    assert expected_reason in failure.value.reason
+    assert failure.value.reason == f"AlgorithmError: {failure_file.read_text()}"
+    assert failure_file.read_text().startswith('ExecuteUserScriptError:\nCommand "')
+    key, value = next(iter(override.items()))
+    assert " -m train " in failure.value.reason
+    assert f" --{key} {value}" in failure.value.reason
+    assert script_message in (tmp_path / "bad-hp" / "job.log").read_text()
     assert not (tmp_path / "models").exists()
 
 
@@ -92,5 +98,6 @@ def test_missing_spec_channel_names_the_channel(chain: Chain, tmp_path: Path) ->
     spec = training_spec(
         "no-spec", tmp_path, channels, chain.sourcedir_uri, DEFAULT_HYPERPARAMETERS, tmp_path
     )
-    with pytest.raises(JobFailed, match="channel 'spec' is missing"):
+    with pytest.raises(JobFailed, match="ExecuteUserScriptError"):
         run_training_job(spec, s3_client=chain.s3)
+    assert "channel 'spec' is missing" in (tmp_path / "no-spec" / "job.log").read_text()

@@ -1,4 +1,4 @@
-"""mlops.code_bundle: what SageMaker's sourcedir holds, byte-deterministically."""
+"""sagemaker_pipelines.code: what SageMaker's sourcedir holds, byte-deterministically."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from mlops import code_bundle
+from sagemaker_pipelines import code as code_bundle
 
 
 def test_sourcedir_tarball_is_byte_identical_across_builds(tmp_path: Path) -> None:

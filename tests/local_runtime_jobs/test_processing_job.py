@@ -1,4 +1,5 @@
-"""run_processing_job: staging inputs, re-rooted container paths, outputs, failures."""
+"""run_processing_job: inputs staged at their LocalPath, exactly the entry point run, the config
+files, outputs, and failures as DescribeProcessingJob reports them."""
 
 from __future__ import annotations
 
@@ -115,19 +116,79 @@ def test_an_s3_uri_naming_one_object_stages_that_file(tmp_path: Path, s3: Any) -
     assert (result.local_outputs["out"] / "model.tar.gz").read_text() == "M"
 
 
-def test_failed_job_publishes_nothing_and_reports_the_last_stderr_line(tmp_path: Path) -> None:
+def test_failed_job_publishes_nothing_and_reports_failure_reason_and_exit_message(
+    tmp_path: Path,
+) -> None:
     failing = """
         import os, sys
         from pathlib import Path
         Path(os.environ["SM_PROCESSING_ROOT"], "out", "half.csv").write_text("partial")
+        # /opt/ml/output/message, re-rooted like /opt/ml/processing
+        message = Path(os.environ["SM_PROCESSING_ROOT"]).parent / "output" / "message"
+        message.write_text("column 'age', row 7: value 'x' is not a number")
         print("column 'age', row 7: value 'x' is not a number", file=sys.stderr)
-        print("", file=sys.stderr)
         sys.exit(1)
     """
     with pytest.raises(JobFailed) as failure:
         run_processing_job(_spec(tmp_path, failing, _local_source(tmp_path)))
-    assert failure.value.reason == "column 'age', row 7: value 'x' is not a number"
+    assert failure.value.reason == "AlgorithmError: See job logs for more information"
+    assert failure.value.exit_message == "column 'age', row 7: value 'x' is not a number"
     assert not (tmp_path / "published").exists()
+
+
+def test_a_failure_without_a_message_file_has_no_exit_message(tmp_path: Path) -> None:
+    with pytest.raises(JobFailed) as failure:
+        run_processing_job(_spec(tmp_path, "raise SystemExit(1)\n", _local_source(tmp_path)))
+    assert failure.value.reason == "AlgorithmError: See job logs for more information"
+    assert failure.value.exit_message is None
+
+
+def test_a_wrong_entry_point_fails_with_the_error_python_gives(tmp_path: Path) -> None:
+    spec = _spec(
+        tmp_path,
+        COPIER,
+        _local_source(tmp_path),
+        entrypoint=["python3", "/opt/ml/processing/input/code/WRONG_NAME.py"],
+    )
+    with pytest.raises(JobFailed) as failure:
+        run_processing_job(spec)
+    assert failure.value.reason == "AlgorithmError: See job logs for more information"
+    code = tmp_path / "work" / "proc-1" / "processing" / "input" / "code"
+    log = (tmp_path / "work" / "proc-1" / "job.log").read_text()
+    assert f"python3: can't open file '{code}/WRONG_NAME.py': [Errno 2]" in log
+
+
+def test_the_config_files_hold_the_request_and_the_cluster(tmp_path: Path) -> None:
+    run_processing_job(
+        _spec(tmp_path, COPIER, _local_source(tmp_path), instance_type="ml.c5.xlarge")
+    )
+    config = tmp_path / "work" / "proc-1" / "config"
+    job = json.loads((config / "processingjobconfig.json").read_text())
+    assert job["ProcessingJobName"] == "proc-1"
+    assert job["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/copier.py",
+    ]
+    assert {item["InputName"] for item in job["ProcessingInputs"]} == {"data", "code"}
+    resources = json.loads((config / "resourceconfig.json").read_text())
+    assert (resources["current_host"], resources["hosts"]) == ("algo-1", ["algo-1"])
+    assert resources["current_instance_type"] == "ml.c5.xlarge"
+
+
+def test_the_job_sees_no_variable_of_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-the-developer-shell")
+    monkeypatch.setenv("MLOPS_SOMETHING", "1")
+    dump = """
+        import json, os
+        from pathlib import Path
+        Path(os.environ["SM_PROCESSING_ROOT"], "out", "env.json").write_text(json.dumps(dict(os.environ)))
+    """
+    result = run_processing_job(_spec(tmp_path, dump, _local_source(tmp_path)))
+    env = json.loads((result.local_outputs["out"] / "env.json").read_text())
+    assert "AWS_ACCESS_KEY_ID" not in env
+    assert not [name for name in env if name.startswith("MLOPS_")]
 
 
 def test_a_killed_process_fails_the_job(tmp_path: Path) -> None:

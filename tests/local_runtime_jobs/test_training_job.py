@@ -1,16 +1,19 @@
-"""run_training_job: the /opt/ml layout, SM_* environment, code, artifacts and failures."""
+"""run_training_job: the /opt/ml layout, the launcher's environment and command, artifacts and
+failures (the comparison with the real launcher is tests/fidelity/test_training_contract.py)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlops.core.archive import pack_files
 from mlops.local_runtime import JobFailed, TrainingJobSpec, run_training_job
-from mlops.local_runtime.jobs.archive import pack_files
+from mlops.local_runtime.jobs.container import AwsChannel
 from tests.local_runtime_jobs.conftest import BUCKET, s3_keys, write_script
 
 # Records what the container would see, into the model dir, and writes some output data.
@@ -20,6 +23,9 @@ RECORDER = """
     model = Path(os.environ["SM_MODEL_DIR"])
     seen = {
         "argv": sys.argv[1:],
+        "program": sys.argv[0],
+        "cwd": os.getcwd(),
+        "all_env": dict(os.environ),
         "env": {k: v for k, v in os.environ.items() if k.startswith("SM_")},
         "config": {
             p.name: json.loads(p.read_text())
@@ -76,15 +82,52 @@ def test_script_sees_the_sagemaker_training_environment(tmp_path: Path) -> None:
     assert env["SM_CURRENT_HOST"] == "algo-1"
     assert json.loads(env["SM_HOSTS"]) == ["algo-1"]
     assert env["SM_USER_ENTRY_POINT"] == "entry.py"
+    assert env["SM_MODULE_NAME"] == "entry"
     assert int(env["SM_NUM_CPUS"]) >= 1
-    assert seen["config"]["hyperparameters.json"] == {"max_depth": "5", "eta": "0.1"}
+    assert json.loads(env["SM_TRAINING_ENV"])["hyperparameters"] == {"max_depth": 5, "eta": 0.1}
+    hyperparameters = seen["config"]["hyperparameters.json"]
+    assert {k: hyperparameters[k] for k in ("max_depth", "eta")} == {"max_depth": "5", "eta": "0.1"}
     assert seen["config"]["resourceconfig.json"]["current_host"] == "algo-1"
     assert set(seen["config"]["inputdataconfig.json"]) == {"train"}
 
 
-def test_hyperparameters_arrive_as_key_value_arguments(tmp_path: Path) -> None:
+def test_hyperparameters_arrive_as_sorted_key_value_arguments_to_a_module(tmp_path: Path) -> None:
     result = run_training_job(_spec(tmp_path, RECORDER))
-    assert _seen(result)["argv"] == ["--max_depth", "5", "--eta", "0.1"]
+    seen = _seen(result)
+    assert seen["argv"] == ["--eta", "0.1", "--max_depth", "5"]
+    code = tmp_path / "work" / "job-1" / "code"
+    assert (seen["program"], seen["cwd"]) == (str(code / "entry.py"), str(code))
+    assert (code / "setup.py").read_text().count('name="entry"') == 1
+
+
+def test_the_job_sees_no_variable_of_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "from-the-developer-shell")
+    monkeypatch.setenv("MLOPS_SOMETHING", "1")
+    env = _seen(run_training_job(_spec(tmp_path, RECORDER)))["all_env"]
+    assert "AWS_SECRET_ACCESS_KEY" not in env
+    assert not [name for name in env if name.startswith("MLOPS_")]
+    assert env["TRAINING_JOB_NAME"] == "job-1"
+    assert env["PATH"].split(":")[0] == str(Path(sys.executable).parent)
+
+
+def test_the_local_aws_reaches_only_a_job_without_network_isolation(tmp_path: Path) -> None:
+    channel = AwsChannel("http://127.0.0.1:5", "us-east-1", "testing", "testing")
+    isolated = run_training_job(
+        _spec(tmp_path / "a", RECORDER, aws=channel, network_isolation=True)
+    )
+    assert "AWS_ENDPOINT_URL" not in _seen(isolated)["all_env"]
+    open_job = run_training_job(_spec(tmp_path / "b", RECORDER, aws=channel))
+    assert _seen(open_job)["all_env"]["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5"
+
+
+def test_a_source_dir_the_image_would_pip_install_is_refused(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, RECORDER)
+    assert spec.source_dir is not None
+    (Path(spec.source_dir) / "requirements.txt").write_text("requests\n")
+    with pytest.raises(JobFailed, match=r"not supported locally: requirements\.txt"):
+        run_training_job(spec)
 
 
 def test_channel_directory_is_staged_with_its_subdirectories(tmp_path: Path) -> None:
@@ -143,6 +186,7 @@ def test_code_comes_from_an_s3_sourcedir_named_by_sagemaker_hyperparameters(
     seen = _seen(result)
     assert seen["argv"] == ["--max_depth", "5"]
     assert seen["env"]["SM_USER_ENTRY_POINT"] == "train.py"
+    assert seen["env"]["SM_MODULE_DIR"] == f"s3://{BUCKET}/code/sourcedir.tar.gz"
     assert seen["train_files"] == ["x.csv"]
     assert result.model_artifact == f"s3://{BUCKET}/models/job-1/output/model.tar.gz"
     assert s3_keys(s3, "models/") == [
@@ -151,7 +195,8 @@ def test_code_comes_from_an_s3_sourcedir_named_by_sagemaker_hyperparameters(
     ]
 
 
-def test_failure_reason_comes_from_the_failure_file(tmp_path: Path) -> None:
+def test_a_failing_script_is_reported_as_the_launcher_reports_it(tmp_path: Path) -> None:
+    """The launcher overwrites the script's own failure file with ExecuteUserScriptError."""
     failing = """
         import os, sys
         from pathlib import Path
@@ -161,15 +206,13 @@ def test_failure_reason_comes_from_the_failure_file(tmp_path: Path) -> None:
     """
     with pytest.raises(JobFailed) as failure:
         run_training_job(_spec(tmp_path, failing))
+    python = Path(sys.executable).parent / "python3"
+    launcher_text = f'ExecuteUserScriptError:\nCommand "{python} -m entry --eta 0.1 --max_depth 5"'
     assert failure.value.job_name == "job-1"
-    assert failure.value.reason == "eta must be positive"
+    assert failure.value.reason == f"AlgorithmError: {launcher_text}"
+    assert (tmp_path / "work" / "job-1" / "output" / "failure").read_text() == launcher_text
+    assert "eta must be positive" not in failure.value.reason
     assert not (tmp_path / "published").exists()
-
-
-def test_failure_without_failure_file_reports_the_last_stderr_line(tmp_path: Path) -> None:
-    with pytest.raises(JobFailed) as failure:
-        run_training_job(_spec(tmp_path, "raise RuntimeError('channel empty')\n"))
-    assert failure.value.reason == "RuntimeError: channel empty"
 
 
 def test_missing_input_fails_the_job_before_the_script_runs(tmp_path: Path, s3: Any) -> None:
@@ -177,6 +220,13 @@ def test_missing_input_fails_the_job_before_the_script_runs(tmp_path: Path, s3: 
     with pytest.raises(JobFailed, match="no S3 objects found under s3://runtime-test/nothing"):
         run_training_job(spec, s3_client=s3)
     assert not (tmp_path / "work" / "job-1" / "job.log").exists()
+
+
+def test_a_missing_entry_module_fails_like_python_m_in_the_container(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, RECORDER, entry_point="absent.py")
+    with pytest.raises(JobFailed, match=r"Command \".* -m absent --eta 0.1 --max_depth 5\""):
+        run_training_job(spec)
+    assert "No module named absent" in (tmp_path / "work" / "job-1" / "job.log").read_text()
 
 
 def test_timeout_stops_the_job(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_pipelines.local.engine import (
+from mlops.local_runtime.executor.engine import (
     FAILED,
     NOT_EXECUTED,
     SUCCEEDED,
@@ -19,7 +19,7 @@ from sagemaker_pipelines.local.engine import (
     StepOutcome,
     execute,
 )
-from sagemaker_pipelines.local.graph import DefinitionError
+from mlops.local_runtime.executor.graph import DefinitionError
 
 
 class Recorder:
@@ -191,7 +191,7 @@ def test_unresolvable_arguments_fail_the_step_with_the_reason() -> None:
 
 def test_unsupported_step_types_fail_with_a_clear_reason() -> None:
     result = run({"Steps": [{"Name": "L", "Type": "Lambda", "Arguments": {}}]}, Recorder())
-    assert result.failure_reason == "step type Lambda is not supported by the local executor"
+    assert result.failure_reason == "not supported locally: Type=Lambda"
 
 
 def test_a_dependency_cycle_is_rejected_before_anything_runs() -> None:

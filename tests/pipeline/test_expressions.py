@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sagemaker_pipelines.local.expressions import (
+from mlops.local_runtime.executor.expressions import (
     EvaluationContext,
     ExpressionError,
     all_conditions_hold,

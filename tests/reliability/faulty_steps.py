@@ -1,9 +1,11 @@
 """Fault injection for the local executor: step scripts that misbehave, and a definition edit.
 
 The executor runs the definition JSON, so a fault is injected the way a user would hit it:
-the ``Preprocess`` step's code input points at a script that dies, exits non-zero, hangs or
-fills the disk. ``edited_definitions`` wraps the real ``build_definition`` so everything else
-(parameters, outputs, later steps) stays the project's own definition.
+the ``Preprocess`` step's code input points at a script (uploaded to the local S3, as a code
+asset is) that dies, exits non-zero, hangs or fills the disk. A job sees only its own
+``Environment``, so the test's control variables (pid file, go file) reach the script there.
+``edited_definitions`` wraps the real ``build_definition`` so everything else (parameters,
+outputs, later steps) stays the project's own definition.
 
 Run as a module it is ``mlops`` with that edit applied, for the Ctrl-C test's subprocess:
 ``python -m tests.reliability.faulty_steps SCRIPT -- pipeline run --local …``.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
@@ -39,7 +42,10 @@ os.kill(os.getpid(), signal.SIGKILL)
     "exit3": _PREAMBLE
     + """
 print("starting", flush=True)
-sys.stderr.write("preprocess: simulated failure: the input schema is not what was promised\\n")
+reason = "preprocess: simulated failure: the input schema is not what was promised"
+sys.stderr.write(reason + "\\n")
+(root.parent / "output").mkdir(parents=True, exist_ok=True)
+(root.parent / "output" / "message").write_text(reason)  # /opt/ml/output/message
 sys.exit(3)
 """,
     # records its pid, says it is working, waits for the go file (or 60 s), then succeeds
@@ -85,15 +91,32 @@ def write_script(directory: Path, name: str) -> Path:
 
 
 def use_script(document: dict[str, Any], script: Path, step: str = "Preprocess") -> dict[str, Any]:
-    """Point ``step``'s ``code`` input at a local script (the runtime stages local paths too)."""
+    """Point ``step``'s ``code`` input at ``script``, uploaded next to the real code asset in
+    the local S3 (``$MLOPS_LOCAL_AWS_URL``), and pass the test's control variables to the job
+    through the step's ``Environment``."""
+    from mlops.core.s3uri import split_s3_uri
+    from mlops.local_runtime.aws import client
+
     for candidate in document["Steps"]:
         if candidate["Name"] != step:
             continue
-        for item in candidate["Arguments"]["ProcessingInputs"]:
+        arguments = candidate["Arguments"]
+        for item in arguments["ProcessingInputs"]:
             if item["InputName"] == "code":
-                item["S3Input"]["S3Uri"] = str(script)
-        entry = candidate["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+                bucket, _ = split_s3_uri(item["S3Input"]["S3Uri"])
+                key = f"fault-scripts/{script.name}"
+                s3 = client(
+                    "s3", endpoint_url=os.environ["MLOPS_LOCAL_AWS_URL"], region="us-east-1"
+                )
+                s3.upload_file(str(script), bucket, key)
+                item["S3Input"]["S3Uri"] = f"s3://{bucket}/{key}"
+        entry = arguments["AppSpecification"]["ContainerEntrypoint"]
         entry[-1] = f"/opt/ml/processing/input/code/{script.name}"
+        controls = {
+            name: os.environ[name] for name in (PID_FILE_ENV, GO_FILE_ENV) if name in os.environ
+        }
+        if controls:
+            arguments["Environment"] = {**arguments.get("Environment", {}), **controls}
         return document
     raise KeyError(f"no step {step} in the definition")
 
@@ -101,7 +124,7 @@ def use_script(document: dict[str, Any], script: Path, step: str = "Preprocess")
 @contextlib.contextmanager
 def edited_definitions(edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Iterator[None]:
     """While active, ``run_local_pipeline`` executes ``edit(real definition)``."""
-    from sagemaker_pipelines.local import run
+    from mlops.local_runtime.executor import run
 
     real = run.build_definition  # type: ignore[attr-defined]
 

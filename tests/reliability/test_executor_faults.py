@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 
-from mlops.errors import UserError
-from mlops.local_aws import client
-from mlops.settings import ProjectSettings, load_settings
+from mlops.core.errors import UserError
+from mlops.core.settings import ProjectSettings, load_settings
+from mlops.local_runtime.aws import client
 from tests.reliability.faulty_steps import (
     GO_FILE_ENV,
     PID_FILE_ENV,
@@ -52,7 +52,7 @@ class MotoServer:
     """
 
     def __init__(self, state_dir: Path) -> None:
-        from mlops.local_aws import ensure_local_aws
+        from mlops.local_runtime.aws import ensure_local_aws
 
         self._state_dir = state_dir
         pointed = os.environ.pop("MLOPS_LOCAL_AWS_URL", None)  # start our own
@@ -64,7 +64,7 @@ class MotoServer:
 
     def stop(self) -> None:
         """Stop it and return once it no longer answers (so the fault is really in place)."""
-        from mlops.local_aws import is_serving, stop_local_aws
+        from mlops.local_runtime.aws import is_serving, stop_local_aws
 
         stop_local_aws(self._state_dir)
         deadline = time.monotonic() + 10
@@ -90,7 +90,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Env:
-    from mlops.datagen import write_csv
+    from mlops.dataset.generator import write_csv
 
     data = tmp_path_factory.mktemp("faults-data") / "churn.csv"
     write_csv(data, rows=ROWS, seed=11)
@@ -98,9 +98,11 @@ def env(moto_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Env:
 
 
 def packages(settings: ProjectSettings, url: str) -> list[str]:
-    sagemaker = client("sagemaker", endpoint_url=url)
+    sagemaker = client("sagemaker", endpoint_url=url, region="us-east-1")
     try:
-        listed = sagemaker.list_model_packages(ModelPackageGroupName=settings.model_package_group)
+        listed = sagemaker.list_model_packages(
+            ModelPackageGroupName=settings.names.model_package_group
+        )
     except sagemaker.exceptions.ClientError:
         return []
     return [item["ModelPackageArn"] for item in listed["ModelPackageSummaryList"]]
@@ -108,11 +110,11 @@ def packages(settings: ProjectSettings, url: str) -> list[str]:
 
 def execution_objects(settings: ProjectSettings, url: str, execution_id: str) -> list[str]:
     """Every object the execution published under its own prefix."""
-    from sagemaker_pipelines.local.run import local_bucket
 
-    s3 = client("s3", endpoint_url=url)
+    s3 = client("s3", endpoint_url=url, region="us-east-1")
     listed = s3.list_objects_v2(
-        Bucket=local_bucket(settings), Prefix=f"{settings.pipeline_name}/{execution_id}/"
+        Bucket=settings.names.local_artifact_bucket,
+        Prefix=f"{settings.names.pipeline}/{execution_id}/",
     )
     return [item["Key"] for item in listed.get("Contents", [])]
 
@@ -127,7 +129,7 @@ def run(
     data: Path | str | None = None,
     **kwargs: Any,
 ) -> Any:
-    from sagemaker_pipelines.local.run import run_local_pipeline
+    from mlops.local_runtime.executor.run import run_local_pipeline
 
     monkeypatch.setenv("MLOPS_LOCAL_AWS_URL", url or env.aws_url)
     edit = contextlib.nullcontext()
@@ -164,7 +166,7 @@ def test_a_step_killed_mid_run_fails_the_execution_and_publishes_nothing(
     assert packages(env.settings, env.aws_url) == before
 
 
-def test_a_script_exiting_non_zero_fails_with_its_last_stderr_line(
+def test_a_script_exiting_non_zero_fails_with_the_jobs_reason_and_exit_message(
     env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = packages(env.settings, env.aws_url)
@@ -172,7 +174,8 @@ def test_a_script_exiting_non_zero_fails_with_its_last_stderr_line(
     assert_failed_at(
         outcome,
         "Preprocess",
-        "simulated failure: the input schema is not what was promised",
+        "AlgorithmError: See job logs for more information",
+        "ExitMessage: preprocess: simulated failure: the input schema is not what was promised",
     )
     assert packages(env.settings, env.aws_url) == before
 
@@ -180,10 +183,9 @@ def test_a_script_exiting_non_zero_fails_with_its_last_stderr_line(
 def test_an_input_uri_naming_nothing_fails_preprocess_before_it_runs(
     env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sagemaker_pipelines.local.run import local_bucket
 
     before = packages(env.settings, env.aws_url)
-    missing = f"s3://{local_bucket(env.settings)}/input/never-uploaded/"
+    missing = f"s3://{env.settings.names.local_artifact_bucket}/input/never-uploaded/"
     outcome = run(env, tmp_path, monkeypatch, data=missing)
     assert_failed_at(outcome, "Preprocess", "ClientError", "never-uploaded")
     assert list((tmp_path / "work").rglob("job.log")) == []  # the script never started
@@ -357,7 +359,7 @@ def test_a_run_after_the_faults_succeeds_and_registers_one_package(
 ) -> None:
     before = packages(env.settings, env.aws_url)
     outcome = run(env, tmp_path, monkeypatch)
-    assert outcome.summary["status"] == "Succeeded", outcome.summary["failure_reason"]
+    assert outcome.summary.succeeded, outcome.summary.failure_reason
     after = packages(env.settings, env.aws_url)
     assert len(after) == len(before) + 1
-    assert outcome.summary["model_package_arn"] in after
+    assert outcome.summary.model_package_arn in after

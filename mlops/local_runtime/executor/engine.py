@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sagemaker_pipelines.local.expressions import (
+from mlops.local_runtime.executor.contract import execution_variables, unsupported_step_keys
+from mlops.local_runtime.executor.expressions import (
     EvaluationContext,
     ExpressionError,
     all_conditions_hold,
     resolve,
 )
-from sagemaker_pipelines.local.graph import StepNode, build_graph
+from mlops.local_runtime.executor.graph import StepNode, build_graph
 from sagemaker_pipelines.parameters import resolve_parameters
 
 SUCCEEDED = "Succeeded"
@@ -61,6 +62,8 @@ class StepInvocation:
     arguments: dict[str, Any]
     definition: dict[str, Any]
     execution_id: str
+    account: str = "123456789012"
+    region: str = "us-east-1"
 
 
 @dataclass
@@ -137,17 +140,9 @@ def execute(
     observer = observer or _SilentObserver()
     nodes = build_graph(document)
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    pipeline_arn = f"arn:aws:sagemaker:{region}:{account}:pipeline/{pipeline_name}"
     context = EvaluationContext(
         parameters=dict(resolve_parameters(document.get("Parameters", []), overrides)),
-        execution={
-            "PipelineExecutionId": execution_id,
-            "PipelineName": pipeline_name,
-            "PipelineArn": pipeline_arn,
-            "PipelineExecutionArn": f"{pipeline_arn}/execution/{execution_id}",
-            "StartDateTime": started,
-            "CurrentDateTime": started,
-        },
+        execution=execution_variables(execution_id, pipeline_name, account, region, started),
         read_s3_json=read_json,
     )
     records = {node.name: StepRecord(node.name, node.type) for node in nodes}
@@ -160,7 +155,7 @@ def execute(
         record = records[node.name]
         began = time.perf_counter()
         try:
-            _run_step(node, context, handlers, chosen, execution_id, read_json)
+            _run_step(node, context, handlers, chosen, (execution_id, account, region), read_json)
             record.status = SUCCEEDED
         except StepFailed as failure:
             record.status, record.failure_reason = FAILED, failure.reason
@@ -199,10 +194,13 @@ def _run_step(
     context: EvaluationContext,
     handlers: Mapping[str, StepHandler],
     chosen: dict[str, bool],
-    execution_id: str,
+    execution: tuple[str, str, str],
     read_json: Callable[[str], Any] | None,
 ) -> None:
     context.execution["CurrentDateTime"] = datetime.now(UTC).isoformat(timespec="seconds")
+    ignored = unsupported_step_keys(node.definition)
+    if ignored:
+        raise StepFailed(f"not supported locally: {', '.join(ignored)}")
     if node.type == "Condition":
         conditions = node.definition.get("Arguments", {}).get("Conditions", [])
         holds = all_conditions_hold(conditions, context)
@@ -215,14 +213,17 @@ def _run_step(
         raise StepFailed(str(message) or f"step {node.name} is a Fail step")
     handler = handlers.get(node.type)
     if handler is None:
-        raise StepFailed(f"step type {node.type} is not supported by the local executor")
+        raise StepFailed(f"not supported locally: Type={node.type}")
     arguments = resolve(node.definition.get("Arguments", {}), context)
+    execution_id, account, region = execution
     invocation = StepInvocation(
         name=node.name,
         type=node.type,
         arguments=arguments,
         definition=node.definition,
         execution_id=execution_id,
+        account=account,
+        region=region,
     )
     outcome = handler(invocation)
     context.steps[node.name] = outcome.properties

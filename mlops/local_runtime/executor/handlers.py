@@ -1,26 +1,43 @@
-"""What each step type does locally, given its resolved CreateXxx request.
+"""What each step type does locally, given its resolved ``Create*`` request.
 
-Processing and Training requests run through the local runtime (``mlops.local_runtime``), the
-QualityCheck request through ``monitoring.baseline``, and RegisterModel is the very
-``CreateModelPackage`` request sent to the (local or real) SageMaker API. Each handler returns
-the properties SageMaker would expose for the step (the Describe* response shape), so later
-``Get`` expressions in the definition read them exactly as on AWS.
+Every handler first does what the SageMaker API does with the request: validates it against
+botocore's model (a request AWS would reject fails the step with the API's error, e.g. a
+hyperparameter that is not a string), then refuses any field the local runtime does not
+implement (``not supported locally: <field>``). Processing and Training requests then run
+through the local runtime (`mlops.local_runtime.jobs`) in the environment of the image they
+name (`mlops.local_runtime.images`), the QualityCheck request through ``monitoring.baseline``
+as the model-monitor analyzer would, and RegisterModel is the very ``CreateModelPackage``
+request sent to the (local or real) SageMaker API. Each handler returns the properties
+SageMaker would expose for the step (the Describe* response shape), so later ``Get``
+expressions in the definition read them exactly as on AWS.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sagemaker_pipelines.local.engine import StepFailed, StepHandler, StepInvocation, StepOutcome
-from sagemaker_pipelines.local.expressions import render
+from mlops.local_runtime.executor.contract import (
+    IMPLEMENTED,
+    STEP_APIS,
+    quality_check_properties,
+    rejection_reason,
+    step_request,
+    step_request_findings,
+    unsupported_fields,
+)
+from mlops.local_runtime.executor.engine import StepFailed, StepHandler, StepInvocation, StepOutcome
+from mlops.local_runtime.jobs.container import AwsChannel
+from mlops.local_runtime.jobs.process import LineCallback
 
-LineCallback = Callable[[str, str], None]
-_CODE_INPUT = "code"
-_QUALITY_OUTPUT_FILES = ("statistics.json", "constraints.json")
+MONITOR_IMAGE_REPOSITORY = "sagemaker-model-monitor-analyzer"
+# Environment of the model-monitor analyzer that the local baseline implements.
+_ANALYZER_ENVIRONMENT = frozenset(
+    {"dataset_format", "dataset_source", "output_path", "publish_cloudwatch_metrics"}
+)
 
 
 @dataclass(frozen=True)
@@ -48,86 +65,112 @@ def job_name(step: StepInvocation) -> str:
     return f"{step.name.lower()}-{step.execution_id}"[:63].rstrip("-")
 
 
+def checked_request(step: StepInvocation, name: str) -> dict[str, Any]:
+    """The step's API request, as the service accepts it and the local runtime can run it."""
+    request = step_request(step.type, step.arguments, name)
+    findings = step_request_findings(step.type, request)
+    if findings:
+        raise StepFailed(rejection_reason(step.type, findings))
+    operation = STEP_APIS[step.type].operation
+    # Control-plane calls (CreateModelPackage) are the API itself, not local work to refuse.
+    unsupported = unsupported_fields(operation, request) if operation in IMPLEMENTED else []
+    if unsupported:
+        raise StepFailed(f"not supported locally: {', '.join(unsupported)}")
+    return request
+
+
 def run_processing(step: StepInvocation, services: LocalServices) -> StepOutcome:
-    """CreateProcessingJob: the ``code`` input is the script, the others are staged."""
+    """CreateProcessingJob: every input staged at its LocalPath, exactly the entry point run."""
     from mlops.local_runtime.jobs import JobFailed, ProcessingJobSpec, run_processing_job
 
-    arguments = step.arguments
-    inputs: dict[str, tuple[str, str]] = {}
-    code: str | None = None
-    for item in arguments.get("ProcessingInputs", []):
-        source = item["S3Input"]
-        if item["InputName"] == _CODE_INPUT:
-            code = str(source["S3Uri"])
-        else:
-            inputs[item["InputName"]] = (str(source["S3Uri"]), str(source["LocalPath"]))
-    if code is None:
-        raise StepFailed(f"{step.name}: no '{_CODE_INPUT}' input names the script to run")
-    outputs = {
-        item["OutputName"]: (str(item["S3Output"]["LocalPath"]), str(item["S3Output"]["S3Uri"]))
-        for item in arguments.get("ProcessingOutputConfig", {}).get("Outputs", [])
-    }
-    app = arguments.get("AppSpecification", {})
     name = job_name(step)
-    try:
-        run_processing_job(
-            ProcessingJobSpec(
-                name=name,
-                code=code,
-                work_dir=services.work_dir,
-                arguments=[render(value) for value in app.get("ContainerArguments", [])],
-                inputs=inputs,
-                outputs=outputs,
-                environment={k: render(v) for k, v in arguments.get("Environment", {}).items()},
-                timeout_seconds=_timeout(arguments),
-            ),
-            s3_client=services.s3,
-            on_line=services.on_line,
+    request = checked_request(step, name)
+    app = request["AppSpecification"]
+    entrypoint = list(app.get("ContainerEntrypoint", []))
+    if not entrypoint:
+        raise StepFailed(
+            "not supported locally: the image's own ENTRYPOINT "
+            "(give AppSpecification.ContainerEntrypoint)"
         )
-    except JobFailed as failure:
-        raise StepFailed(failure.reason) from None
-    return StepOutcome(
-        properties={
-            **arguments,
-            "ProcessingJobName": name,
-            "ProcessingJobStatus": "Completed",
-        }
+    spec = ProcessingJobSpec(
+        name=name,
+        work_dir=services.work_dir,
+        entrypoint=entrypoint,
+        arguments=list(app.get("ContainerArguments", [])),
+        inputs={
+            item["InputName"]: (str(item["S3Input"]["S3Uri"]), str(item["S3Input"]["LocalPath"]))
+            for item in request.get("ProcessingInputs", [])
+        },
+        outputs=_outputs(request),
+        environment=dict(request.get("Environment", {})),
+        image=_image_environment(str(app["ImageUri"]), "AppSpecification.ImageUri"),
+        image_uri=str(app["ImageUri"]),
+        instance_type=str(request["ProcessingResources"]["ClusterConfig"]["InstanceType"]),
+        network_isolation=bool(request.get("NetworkConfig", {}).get("EnableNetworkIsolation")),
+        aws=aws_channel(services),
+        region=step.region,
+        account=step.account,
+        request=request,
+        timeout_seconds=_timeout(request),
     )
+    try:
+        result = run_processing_job(spec, s3_client=services.s3, on_line=services.on_line)
+    except JobFailed as failure:
+        raise StepFailed(failure.description) from None
+    properties = {
+        **request,
+        "ProcessingJobArn": _arn(step, "processing-job", name),
+        "ProcessingJobStatus": "Completed",
+    }
+    if result.exit_message:
+        properties["ExitMessage"] = result.exit_message
+    return StepOutcome(properties=properties)
 
 
 def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
-    """CreateTrainingJob in script mode (``sagemaker_program``/``sagemaker_submit_directory``)."""
+    """CreateTrainingJob: channels staged, the image's script-mode launcher run."""
     from mlops.local_runtime.jobs import JobFailed, TrainingJobSpec, run_training_job
 
-    arguments = step.arguments
-    channels = {
-        item["ChannelName"]: str(item["DataSource"]["S3DataSource"]["S3Uri"])
-        for item in arguments.get("InputDataConfig", [])
-    }
     name = job_name(step)
+    request = checked_request(step, name)
+    algorithm = request["AlgorithmSpecification"]
+    channels = request.get("InputDataConfig", [])
+    spec = TrainingJobSpec(
+        name=name,
+        channels={
+            item["ChannelName"]: str(item["DataSource"]["S3DataSource"]["S3Uri"])
+            for item in channels
+        },
+        channel_settings={
+            item["ChannelName"]: {"ContentType": str(item["ContentType"])}
+            for item in channels
+            if "ContentType" in item
+        },
+        output_path=str(request["OutputDataConfig"]["S3OutputPath"]),
+        work_dir=services.work_dir,
+        hyperparameters=dict(request.get("HyperParameters", {})),
+        environment=dict(request.get("Environment", {})),
+        metric_definitions={
+            str(item["Name"]): str(item["Regex"]) for item in algorithm.get("MetricDefinitions", [])
+        },
+        image=_image_environment(
+            str(algorithm["TrainingImage"]), "AlgorithmSpecification.TrainingImage"
+        ),
+        instance_type=str(request["ResourceConfig"]["InstanceType"]),
+        network_isolation=bool(request.get("EnableNetworkIsolation")),
+        aws=aws_channel(services),
+        region=step.region,
+        account=step.account,
+        timeout_seconds=_timeout(request),
+    )
     try:
-        result = run_training_job(
-            TrainingJobSpec(
-                name=name,
-                channels=channels,
-                output_path=str(arguments["OutputDataConfig"]["S3OutputPath"]),
-                work_dir=services.work_dir,
-                hyperparameters={
-                    key: render(value)
-                    for key, value in arguments.get("HyperParameters", {}).items()
-                },
-                environment={k: render(v) for k, v in arguments.get("Environment", {}).items()},
-                timeout_seconds=_timeout(arguments),
-            ),
-            s3_client=services.s3,
-            on_line=services.on_line,
-        )
+        result = run_training_job(spec, s3_client=services.s3, on_line=services.on_line)
     except JobFailed as failure:
-        raise StepFailed(failure.reason) from None
+        raise StepFailed(failure.description) from None
     return StepOutcome(
         properties={
-            **arguments,
-            "TrainingJobName": name,
+            **request,
+            "TrainingJobArn": _arn(step, "training-job", name),
             "TrainingJobStatus": "Completed",
             "ModelArtifacts": {"S3ModelArtifacts": result.model_artifact},
             "FinalMetricDataList": [
@@ -138,62 +181,71 @@ def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
 
 
 def run_quality_check(step: StepInvocation, services: LocalServices) -> StepOutcome:
-    """A DATA_QUALITY check: baseline the dataset with ``monitoring.baseline``.
+    """A DATA_QUALITY baseline, as the model-monitor analyzer computes it from its Environment.
 
     With ``SkipCheck`` (the first execution) the newly calculated baseline is also the one
     registered; a check against a supplied baseline is not run locally and says so.
     """
     if step.definition.get("CheckType") != "DATA_QUALITY":
-        raise StepFailed(f"{step.name}: only DATA_QUALITY checks run locally")
-    if not _truthy(step.definition.get("SkipCheck")):
+        raise StepFailed(f"not supported locally: CheckType={step.definition.get('CheckType')}")
+    if str(step.definition.get("SkipCheck")).lower() != "true":
         raise StepFailed(
-            f"{step.name}: drift checks against an earlier baseline do not run locally; "
-            "set skip_check=True (Model Monitor checks drift on endpoint traffic)"
+            "not supported locally: SkipCheck=false (drift checks against an earlier baseline; "
+            "Model Monitor checks drift on endpoint traffic)"
         )
+    name = job_name(step)
+    request = checked_request(step, name)
+    image = str(request["AppSpecification"]["ImageUri"])
+    if image.rsplit("/", 1)[-1].partition(":")[0] != MONITOR_IMAGE_REPOSITORY:
+        raise StepFailed(f"not supported locally: AppSpecification.ImageUri={image}")
+    environment = dict(request.get("Environment", {}))
+    unknown = sorted(set(environment) - _ANALYZER_ENVIRONMENT)
+    if unknown:
+        raise StepFailed(
+            "not supported locally: " + ", ".join(f"Environment.{key}" for key in unknown)
+        )
+    if environment.get("publish_cloudwatch_metrics", "Disabled") != "Disabled":
+        raise StepFailed("not supported locally: Environment.publish_cloudwatch_metrics=Enabled")
+    header, suffix = _dataset_format(environment.get("dataset_format"))
+    dataset = _location_of(request, environment.get("dataset_source"), "ProcessingInputs")
+    output = _location_of(request, environment.get("output_path"), "ProcessingOutputConfig")
+
     from mlops.local_runtime.jobs.staging import stage_in, stage_out
     from monitoring.baseline import write_baseline
 
-    arguments = step.arguments
-    dataset = next(
-        item["S3Input"]["S3Uri"]
-        for item in arguments.get("ProcessingInputs", [])
-        if item["InputName"] == "baseline_dataset_input"
-    )
-    output = str(arguments["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"])
-    root = services.work_dir / job_name(step)
+    root = services.work_dir / name
     shutil.rmtree(root, ignore_errors=True)
     try:
-        files = stage_in(str(dataset), root / "input", services.s3)
+        files = stage_in(dataset, root / "input", services.s3)
     except (FileNotFoundError, ValueError) as error:
         raise StepFailed(f"ClientError: {error}") from None
-    csv_files = [path for path in files if path.suffix == ".csv"]
-    if not csv_files:
-        raise StepFailed(f"ClientError: no CSV file under the baseline dataset {dataset}")
-    data = csv_files[0] if len(csv_files) == 1 else _concatenate(csv_files, root / "all.csv")
+    data_files = sorted(path for path in files if path.suffix == suffix)
+    if not data_files:
+        raise StepFailed(f"ClientError: no {suffix} file under the dataset {dataset}")
+    if suffix == ".parquet" and len(data_files) > 1:
+        raise StepFailed("not supported locally: a parquet dataset of several files")
+    data = (
+        data_files[0]
+        if len(data_files) == 1
+        else _concatenate(data_files, root / "all.csv", header=header)
+    )
     try:
-        write_baseline(data, root / "output", header=True)
+        write_baseline(data, root / "output", header=header)
     except Exception as error:
         raise StepFailed(f"AlgorithmError: {error}") from None
     stage_out(root / "output", output, services.s3)
-    statistics, constraints = (f"{output.rstrip('/')}/{name}" for name in _QUALITY_OUTPUT_FILES)
-    return StepOutcome(
-        properties={
-            "CalculatedBaselineStatistics": statistics,
-            "CalculatedBaselineConstraints": constraints,
-            "BaselineUsedForDriftCheckStatistics": statistics,
-            "BaselineUsedForDriftCheckConstraints": constraints,
-        }
-    )
+    return StepOutcome(properties={**request, **quality_check_properties(output)})
 
 
 def register_model(step: StepInvocation, services: LocalServices) -> StepOutcome:
     """CreateModelPackage with the resolved request (the group is created when missing)."""
-    request = _without_empty(step.arguments)
+    request = checked_request(step, "")
     group = request.get("ModelPackageGroupName")
     if not group:
         raise StepFailed(
-            f"{step.name}: only versioned packages (ModelPackageGroupName) are supported"
+            "not supported locally: an unversioned model package (no ModelPackageGroupName)"
         )
+    request = _without_empty(request)
     # moto stores None when the status is omitted; AWS defaults to PendingManualApproval.
     request.setdefault("ModelApprovalStatus", "PendingManualApproval")
     client = services.sagemaker
@@ -208,25 +260,98 @@ def register_model(step: StepInvocation, services: LocalServices) -> StepOutcome
     return StepOutcome(properties={"ModelPackageArn": response["ModelPackageArn"]})
 
 
-def _concatenate(files: list[Path], target: Path) -> Path:
-    """One CSV from several with the same header (the managed analyzer reads a whole prefix)."""
+def aws_channel(services: LocalServices) -> AwsChannel | None:
+    """The embedded AWS as jobs reach it; None when the S3 client talks to real AWS."""
+    from mlops.local_runtime.aws import FAKE_CREDENTIALS
+
+    endpoint = getattr(services.s3.meta, "endpoint_url", None)
+    if not endpoint or ".amazonaws.com" in str(endpoint):
+        return None
+    return AwsChannel(
+        endpoint_url=str(endpoint),
+        region=str(services.s3.meta.region_name),
+        access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
+    )
+
+
+def _image_environment(uri: str, field: str) -> Any:
+    from mlops.local_runtime.images import (
+        ImageEnvironmentError,
+        UnknownImageError,
+        image_environment,
+        image_for_uri,
+    )
+
+    try:
+        return image_environment(image_for_uri(uri))
+    except UnknownImageError as error:
+        raise StepFailed(f"not supported locally: {field}={uri} ({error})") from None
+    except ImageEnvironmentError as error:
+        raise StepFailed(str(error)) from None
+
+
+def _outputs(request: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {
+        item["OutputName"]: (str(item["S3Output"]["LocalPath"]), str(item["S3Output"]["S3Uri"]))
+        for item in request.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    }
+
+
+def _location_of(request: dict[str, Any], container_path: str | None, where: str) -> str:
+    """The S3 URI of the input (or output) mounted at ``container_path``."""
+    if where == "ProcessingInputs":
+        mounts = {
+            str(item["S3Input"]["LocalPath"]).rstrip("/"): str(item["S3Input"]["S3Uri"])
+            for item in request.get("ProcessingInputs", [])
+        }
+    else:
+        mounts = {local.rstrip("/"): uri for local, uri in _outputs(request).values()}
+    key = (container_path or "").rstrip("/")
+    if key not in mounts:
+        raise StepFailed(
+            f"ClientError: no {where} entry is mounted at {container_path!r} "
+            "(the analyzer's dataset_source / output_path)"
+        )
+    return mounts[key]
+
+
+def _dataset_format(text: str | None) -> tuple[bool, str]:
+    """(header, file suffix) of the analyzer's ``dataset_format``; JSON is not implemented."""
+    try:
+        document = json.loads(text) if text else {"csv": {"header": True}}
+    except json.JSONDecodeError:
+        raise StepFailed(f"ClientError: dataset_format is not JSON: {text!r}") from None
+    if not isinstance(document, dict) or len(document) != 1:
+        raise StepFailed(f"ClientError: dataset_format must name one format, got {text!r}")
+    (kind, options), *_ = document.items()
+    options = options if isinstance(options, dict) else {}
+    if kind == "csv":
+        return str(options.get("header", True)).lower() == "true", ".csv"
+    if kind == "parquet":
+        return True, ".parquet"
+    raise StepFailed(f"not supported locally: dataset_format {kind}")
+
+
+def _concatenate(files: list[Path], target: Path, *, header: bool) -> Path:
+    """One CSV from several (the analyzer reads a whole prefix); one header kept if any."""
     with target.open("wb") as out:
         for index, path in enumerate(files):
             with path.open("rb") as source:
-                header = source.readline()
-                if index == 0:
-                    out.write(header)
+                first = source.readline()
+                if index == 0 or not header:
+                    out.write(first if first.endswith(b"\n") else first + b"\n")
                 shutil.copyfileobj(source, out)
     return target
+
+
+def _arn(step: StepInvocation, kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{step.region}:{step.account}:{kind}/{name}"
 
 
 def _timeout(arguments: dict[str, Any]) -> float | None:
     seconds = arguments.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     return float(seconds) if seconds else None
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
 
 
 def _without_empty(value: Any) -> Any:

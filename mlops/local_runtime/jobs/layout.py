@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
-from mlops.local_runtime.jobs.staging import Location, is_s3
+from mlops.core.s3uri import Location, is_s3
 
 # SageMaker job names: 1-63 alphanumerics and hyphens, starting with an alphanumeric.
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -37,3 +38,47 @@ def fresh_job_root(work_dir: Path, job_name: str) -> Path:
 def describe(location: Location) -> str:
     """A location as text for messages and results."""
     return str(location) if is_s3(location) else str(Path(location))
+
+
+CURRENT_HOST = "algo-1"
+INSTANCE_GROUP = "homogeneousCluster"
+_MESSAGE_LIMIT_BYTES = 1024  # ExitMessage / FailureReason hold the first 1 KB
+
+
+def resource_config(instance_type: str) -> dict[str, Any]:
+    """``resourceconfig.json`` of a one-instance job, as the service writes it."""
+    return {
+        "current_host": CURRENT_HOST,
+        "current_instance_type": instance_type,
+        "current_group_name": INSTANCE_GROUP,
+        "hosts": [CURRENT_HOST],
+        "instance_groups": [
+            {
+                "instance_group_name": INSTANCE_GROUP,
+                "instance_type": instance_type,
+                "hosts": [CURRENT_HOST],
+            }
+        ],
+        "network_interface_name": "eth0",
+    }
+
+
+def read_exit_message(path: Path) -> str | None:
+    """The first 1 KB of a message/failure file the container wrote, or None without one.
+
+    SageMaker fails the job with a ClientError when the text is not UTF-8; so does this.
+    """
+    if not path.is_file():
+        return None
+    data = path.read_bytes()[:_MESSAGE_LIMIT_BYTES]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(data) - 3:  # a character cut at the 1 KB boundary is fine
+            raise NotUtf8Error(f"ClientError: {path.name} is not UTF-8 encoded") from None
+        text = data[: error.start].decode("utf-8")
+    return text or None
+
+
+class NotUtf8Error(ValueError):
+    """A message file that is not UTF-8 (the service rejects it)."""

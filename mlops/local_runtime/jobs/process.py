@@ -1,9 +1,10 @@
-"""Running a container entry script as a subprocess, the way the container's launcher does.
+"""Running a container's command as a subprocess, the way the container runtime does.
 
-Output is streamed line by line to a log file (what CloudWatch would hold) and to an optional
-callback for live progress; the tail of stderr is kept because it carries the failure reason
-when a script dies without writing a failure file. The child runs in its own session so a
-timeout kills the whole process group, not just the interpreter.
+The command is run as given (its program looked up on the job's own PATH, not the caller's),
+in the job's environment only. Output is streamed line by line to a log file (what CloudWatch
+would hold) and to an optional callback for live progress; the tail of stderr is kept for
+messages about how the process ended. The child runs in its own session so a timeout kills
+the whole process group, not just the interpreter.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import shutil
 import signal
-import subprocess  # nosec B404 - runs the job's own script, no shell
-import sys
+import subprocess  # nosec B404 - runs the job's own command, no shell
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,22 +38,26 @@ class ProcessOutcome:
     stderr_tail: tuple[str, ...]
     seconds: float
 
-    def failure_reason(self, timeout_seconds: float | None) -> str:
-        """SageMaker-style reason: the last non-empty stderr line, or how the process ended."""
+    @property
+    def succeeded(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def stopped_reason(self, timeout_seconds: float | None) -> str | None:
+        """How the process was stopped from outside (timeout, signal), if it was."""
         if self.timed_out:
             return f"the job exceeded its timeout of {timeout_seconds:g} s and was stopped"
         if self.returncode < 0:
             name = signal.Signals(-self.returncode).name
             return f"the process was killed by {name}"
-        for line in reversed(self.stderr_tail):
-            if line.strip():
-                return line.strip()
-        return f"the process exited with code {self.returncode}"
+        return None
 
 
-def run_script(
-    script: Path,
-    arguments: Sequence[str],
+class CommandNotFound(FileNotFoundError):  # noqa: N818 - reads as the container runtime's error
+    """The entry point's program is not on the job's PATH (the container would not start)."""
+
+
+def run_command(
+    command: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path,
@@ -60,14 +65,20 @@ def run_script(
     timeout_seconds: float | None = None,
     on_line: LineCallback | None = None,
 ) -> ProcessOutcome:
-    """Run ``python script arguments…`` with the project's interpreter and wait for it."""
+    """Run ``command`` (program looked up on ``env["PATH"]``) and wait for it."""
+    if not command:
+        raise CommandNotFound("the container has no entry point")
+    program = shutil.which(command[0], path=env.get("PATH", ""))
+    if program is None:
+        raise CommandNotFound(f"executable file not found in $PATH: {command[0]}")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
     log_lock = threading.Lock()
     started = time.monotonic()
     with log_file.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(  # noqa: S603  # nosec B603 - our interpreter, no shell
-            [sys.executable, str(script), *arguments],
+        process = subprocess.Popen(  # noqa: S603  # nosec B603 - the job's command, no shell
+            list(command),
+            executable=program,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -110,14 +121,6 @@ def run_script(
         stderr_tail=tuple(stderr_tail),
         seconds=time.monotonic() - started,
     )
-
-
-def base_environment() -> dict[str, str]:
-    """The parent's environment plus unbuffered output, so progress streams as it happens."""
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("MPLBACKEND", "Agg")
-    return env
 
 
 def _pump(

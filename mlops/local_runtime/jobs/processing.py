@@ -1,45 +1,85 @@
-"""A SageMaker processing job without Docker: inputs staged under a re-rooted
-``/opt/ml/processing``, the script run, declared outputs published only on success.
+"""A SageMaker processing job without Docker: ``/opt/ml`` re-rooted in a work directory.
 
-Container paths (every ProcessingInput/Output path must lie under ``/opt/ml/processing``)
-map to ``<work_dir>/<job>/processing/…``. The script finds that root two ways, so both plain
-container scripts and ones that take paths as arguments work: arguments that start with
-``/opt/ml/processing`` (also after ``--flag=``) are rewritten to the staged root, and the
-environment variable ``SM_PROCESSING_ROOT`` names it (the project's scripts default their
-paths from it). The code is staged at ``input/code/<file>`` as the SDK's ScriptProcessor does.
+What SageMaker does for ``CreateProcessingJob``, in order: every input (the code is an input
+like any other) is staged at its ``LocalPath``; ``/opt/ml/config/processingjobconfig.json``
+(the request) and ``resourceconfig.json`` are written; exactly ``ContainerEntrypoint`` +
+``ContainerArguments`` run in the image's environment (``python3`` is the image's Python when
+an image environment is given); on success every output's ``LocalPath`` is uploaded. A
+non-zero exit fails the job with the service's ``FailureReason``
+(``AlgorithmError: See job logs for more information``) and its ``ExitMessage``: the first
+1 KB of ``/opt/ml/output/message``, which the container may write.
+
+``/opt/ml`` maps to ``<work_dir>/<job>/`` (see `mlops.local_runtime.jobs.container`).
 """
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mlops.core.s3uri import Location
+from mlops.local_runtime.images import ImageEnvironment
+from mlops.local_runtime.jobs.container import (
+    PROCESSING_ROOT_ENV,
+    AwsChannel,
+    Rerooting,
+    container_environment,
+    interpreter_dir,
+)
 from mlops.local_runtime.jobs.errors import JobFailed
-from mlops.local_runtime.jobs.layout import LOG_NAME, describe, fresh_job_root
-from mlops.local_runtime.jobs.process import LineCallback, base_environment, run_script
-from mlops.local_runtime.jobs.staging import Location, fetch_file, stage_in, stage_out
+from mlops.local_runtime.jobs.layout import (
+    LOG_NAME,
+    NotUtf8Error,
+    describe,
+    fresh_job_root,
+    read_exit_message,
+    resource_config,
+)
+from mlops.local_runtime.jobs.process import CommandNotFound, LineCallback, run_command
+from mlops.local_runtime.jobs.staging import stage_in, stage_out
 
 CONTAINER_ROOT = "/opt/ml/processing"
-ROOT_ENV = "SM_PROCESSING_ROOT"
-_CONTAINER_PREFIX = re.compile(r"(^|=)/opt/ml/processing(?=/|$)")
+CODE_INPUT = "code"
+CODE_DIR = "/opt/ml/processing/input/code"
+ALGORITHM_ERROR = "AlgorithmError: See job logs for more information"
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 
 
 @dataclass(frozen=True)
 class ProcessingJobSpec:
-    """What CreateProcessingJob would receive: ``inputs`` map a name to (source, container
-    path), ``outputs`` a name to (container path, destination); sources and destinations are
-    S3 URIs or local paths, ``code`` a script file (local or S3)."""
+    """What ``CreateProcessingJob`` receives.
+
+    ``entrypoint``/``arguments`` are ``ContainerEntrypoint``/``ContainerArguments``;
+    ``inputs`` map an input name to (source, ``LocalPath``), ``outputs`` a name to
+    (``LocalPath``, destination); sources and destinations are S3 URIs or local paths.
+    ``image`` is the environment standing in for ``image_uri`` (None: the project's own
+    interpreter and no image ``ENV``). ``request`` is the full request when there is one (the
+    pipeline executor passes it): it becomes ``processingjobconfig.json`` as SageMaker writes it.
+    ``aws`` reaches the job only when ``network_isolation`` is off. ``code`` is the SDK's
+    ScriptProcessor shorthand: that file as the ``code`` input at ``/opt/ml/processing/input/
+    code`` and ``python3 /opt/ml/processing/input/code/<file>`` as the entry point.
+    """
 
     name: str
-    code: Location
     work_dir: Path
+    entrypoint: Sequence[str] = ()
+    code: Location | None = None
     arguments: Sequence[str] = ()
     inputs: Mapping[str, tuple[Location, str]] = field(default_factory=dict)
     outputs: Mapping[str, tuple[str, Location]] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
+    image: ImageEnvironment | None = None
+    image_uri: str = ""
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    network_isolation: bool = False
+    aws: AwsChannel | None = None
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    role_arn: str = ""
+    request: Mapping[str, Any] = field(default_factory=dict)
     timeout_seconds: float | None = None
 
 
@@ -52,6 +92,7 @@ class ProcessingJobResult:
     local_outputs: dict[str, Path]
     log_file: Path
     seconds: float
+    exit_message: str | None = None
 
 
 def run_processing_job(
@@ -60,42 +101,58 @@ def run_processing_job(
     s3_client: Any = None,
     on_line: LineCallback | None = None,
 ) -> ProcessingJobResult:
-    """Stage, run and collect one processing job; raises JobFailed with the stderr reason."""
-    job_root = fresh_job_root(spec.work_dir, spec.name)
-    root = job_root / "processing"
+    """Stage, run and collect one processing job; raises JobFailed as DescribeProcessingJob
+    would report the failure."""
+    spec = with_code_shorthand(spec)
+    root = fresh_job_root(spec.work_dir, spec.name)
+    rerooting = Rerooting(root)
     local_outputs = {
-        name: container_to_local(root, container_path)
-        for name, (container_path, _) in spec.outputs.items()
+        name: container_to_local(rerooting, path) for name, (path, _) in spec.outputs.items()
     }
     input_dirs = {
-        name: container_to_local(root, container_path)
-        for name, (_, container_path) in spec.inputs.items()
+        name: container_to_local(rerooting, path) for name, (_, path) in spec.inputs.items()
     }
     try:
-        script = fetch_file(spec.code, root / "input" / "code", s3_client)
         for name, (source, _) in spec.inputs.items():
             stage_in(source, input_dirs[name], s3_client)
     except (FileNotFoundError, ValueError) as error:
         raise JobFailed(spec.name, f"ClientError: {error}") from error
     for path in local_outputs.values():
         path.mkdir(parents=True, exist_ok=True)
+    _write_configs(root / "config", spec)
+    (root / "output").mkdir(exist_ok=True)
 
-    env = base_environment()
-    env[ROOT_ENV] = str(root)
-    env["PROCESSING_JOB_NAME"] = spec.name
-    env.update(spec.environment)
-    log_file = job_root / LOG_NAME
-    outcome = run_script(
-        script,
-        rewrite_arguments(spec.arguments, root),
-        env=env,
-        cwd=script.parent,
-        log_file=log_file,
-        timeout_seconds=spec.timeout_seconds,
-        on_line=on_line,
+    env = container_environment(
+        image_environment=spec.image.environment if spec.image else {},
+        bin_dirs=[spec.image.bin_dir] if spec.image else [interpreter_dir()],
+        rerooting=rerooting,
+        scratch=root / "container",
+        platform={"AWS_REGION": spec.region},
+        job_environment=spec.environment,
+        aws=None if spec.network_isolation else spec.aws,
     )
-    if outcome.returncode != 0 or outcome.timed_out:
-        raise JobFailed(spec.name, outcome.failure_reason(spec.timeout_seconds))
+    if not spec.image:
+        env.setdefault("PYTHONUNBUFFERED", "1")
+    env[PROCESSING_ROOT_ENV] = str(rerooting.path(CONTAINER_ROOT))
+    log_file = root / LOG_NAME
+    try:
+        outcome = run_command(
+            rerooting.values(spec.entrypoint) + rerooting.values(spec.arguments),
+            env=env,
+            cwd=rerooting.path(CONTAINER_ROOT),
+            log_file=log_file,
+            timeout_seconds=spec.timeout_seconds,
+            on_line=on_line,
+        )
+    except CommandNotFound as error:
+        raise JobFailed(spec.name, f"ClientError: {error}") from error
+    try:
+        exit_message = read_exit_message(root / "output" / "message")
+    except NotUtf8Error as error:
+        raise JobFailed(spec.name, str(error)) from None
+    if not outcome.succeeded:
+        reason = outcome.stopped_reason(spec.timeout_seconds) or ALGORITHM_ERROR
+        raise JobFailed(spec.name, reason, exit_message=exit_message)
 
     published: dict[str, str] = {}
     for name, (_, destination) in spec.outputs.items():
@@ -107,23 +164,92 @@ def run_processing_job(
         local_outputs=local_outputs,
         log_file=log_file,
         seconds=outcome.seconds,
+        exit_message=exit_message,
     )
 
 
-def container_to_local(root: Path, container_path: str) -> Path:
-    """``/opt/ml/processing/x/y`` → ``root/x/y``; anything outside that tree is rejected."""
-    path = PurePosixPath(container_path)
-    try:
-        relative = path.relative_to(CONTAINER_ROOT)
-    except ValueError:
+def with_code_shorthand(spec: ProcessingJobSpec) -> ProcessingJobSpec:
+    """``code=`` expanded as the SDK's ScriptProcessor expands it (a ``code`` input + entry)."""
+    if spec.code is None:
+        return spec
+    name = PurePosixPath(str(spec.code)).name
+    return replace(
+        spec,
+        code=None,
+        inputs={**spec.inputs, CODE_INPUT: (spec.code, CODE_DIR)},
+        entrypoint=list(spec.entrypoint) or ["python3", f"{CODE_DIR}/{name}"],
+    )
+
+
+def container_to_local(rerooting: Rerooting, container_path: str) -> Path:
+    """A ``LocalPath`` on this machine; SageMaker requires it under ``/opt/ml/processing``."""
+    if container_path != CONTAINER_ROOT and not container_path.startswith(f"{CONTAINER_ROOT}/"):
         raise ValueError(
             f"processing path {container_path} must be under {CONTAINER_ROOT} (SageMaker's rule)"
-        ) from None
-    if ".." in relative.parts:
-        raise ValueError(f"processing path {container_path} must not contain '..'")
-    return root.joinpath(*relative.parts)
+        )
+    return rerooting.path(container_path)
 
 
-def rewrite_arguments(arguments: Sequence[str], root: Path) -> list[str]:
-    """Point container paths in the arguments at the staged root."""
-    return [_CONTAINER_PREFIX.sub(lambda m: f"{m.group(1)}{root}", arg) for arg in arguments]
+def processing_job_config(spec: ProcessingJobSpec) -> dict[str, Any]:
+    """``/opt/ml/config/processingjobconfig.json``: the request, with the job's name and ARN."""
+    request: dict[str, Any] = {
+        "AppSpecification": {
+            "ImageUri": spec.image_uri,
+            "ContainerEntrypoint": list(spec.entrypoint),
+            "ContainerArguments": list(spec.arguments),
+        },
+        "Environment": dict(spec.environment),
+        "ProcessingInputs": [
+            {
+                "InputName": name,
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": describe(source),
+                    "LocalPath": local_path,
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            }
+            for name, (source, local_path) in spec.inputs.items()
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": name,
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": describe(destination),
+                        "LocalPath": local_path,
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+                for name, (local_path, destination) in spec.outputs.items()
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": spec.instance_type,
+                "VolumeSizeInGB": 30,
+            }
+        },
+        "NetworkConfig": {"EnableNetworkIsolation": spec.network_isolation},
+        "RoleArn": spec.role_arn or f"arn:aws:iam::{spec.account}:role/local-runtime",
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(spec.timeout_seconds or 86400)},
+    }
+    request.update({k: v for k, v in spec.request.items() if v is not None})
+    request["ProcessingJobName"] = spec.name
+    request["ProcessingJobArn"] = (
+        f"arn:aws:sagemaker:{spec.region}:{spec.account}:processing-job/{spec.name.lower()}"
+    )
+    return request
+
+
+def _write_configs(config_dir: Path, spec: ProcessingJobSpec) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "processingjobconfig.json").write_text(
+        json.dumps(processing_job_config(spec), default=str)
+    )
+    (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(spec.instance_type)))

@@ -13,22 +13,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-Location = str | Path
-
-
-def is_s3(location: Location) -> bool:
-    """True for an ``s3://`` URI (a str); local paths may be str or Path."""
-    return isinstance(location, str) and location.startswith("s3://")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → ``(bucket, key)``; raises ValueError for anything else."""
-    if not is_s3(uri):
-        raise ValueError(f"not an S3 URI: {uri}")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise ValueError(f"S3 URI has no bucket: {uri}")
-    return bucket, key
+from mlops.core.s3uri import Location, is_s3, split_s3_uri
 
 
 def join_location(base: Location, *parts: str) -> Location:
@@ -42,7 +27,9 @@ def join_location(base: Location, *parts: str) -> Location:
 def require_client(s3: Any, location: Location) -> Any:
     """The caller's S3 client, or a clear error when an S3 location was given without one."""
     if s3 is None:
-        raise ValueError(f"{location} is an S3 location: pass s3_client (mlops.local_aws.client)")
+        raise ValueError(
+            f"{location} is an S3 location: pass s3_client (mlops.local_runtime.aws.client)"
+        )
     return s3
 
 

@@ -1,57 +1,73 @@
-"""A SageMaker training job without Docker: the `/opt/ml` contract re-rooted in a work dir.
+"""A SageMaker training job without Docker: ``/opt/ml`` re-rooted in a work directory.
 
-The staged tree is what a script-mode framework container sees (``input/config/*.json``,
-``input/data/<channel>/``, ``model/``, ``output/``, ``code/``), the environment carries the
-``SM_*`` variables the SageMaker training toolkit sets, and hyperparameters arrive as
-``--key value`` arguments. ``sagemaker_program`` / ``sagemaker_submit_directory``
-hyperparameters select the code exactly as in the pipeline definition, so a definition that
-runs on SageMaker runs here unchanged.
+What SageMaker does for ``CreateTrainingJob``: every channel is staged at
+``/opt/ml/input/data/<channel>``, ``/opt/ml/input/config/{hyperparameters,inputdataconfig,
+resourceconfig}.json`` are written (hyperparameters exactly as the request gives them), and
+the image starts. Script-mode images then run their launcher, reproduced in
+`mlops.local_runtime.jobs.toolkit` (``python -m <program> --key value …`` from
+``/opt/ml/code`` with the launcher's ``SM_*`` variables, its failure file on error). On
+success ``/opt/ml/model`` is packed into ``model.tar.gz`` (and ``/opt/ml/output/data`` into
+``output.tar.gz``) under ``<S3OutputPath>/<job>/output/``. A failure is reported as
+``DescribeTrainingJob`` would: ``AlgorithmError: <first 1 KB of /opt/ml/output/failure>``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
+import subprocess  # nosec B404 - only for its exception types
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.local_runtime.jobs.archive import pack_directory, unpack
-from mlops.local_runtime.jobs.errors import JobFailed
-from mlops.local_runtime.jobs.layout import LOG_NAME, describe, fresh_job_root
-from mlops.local_runtime.jobs.process import (
-    LineCallback,
-    ProcessOutcome,
-    base_environment,
-    run_script,
+from mlops.core.archive import pack_directory, unpack
+from mlops.core.s3uri import Location, is_s3
+from mlops.local_runtime.images import ImageEnvironment
+from mlops.local_runtime.jobs.container import (
+    AwsChannel,
+    Rerooting,
+    container_environment,
+    interpreter_dir,
 )
-from mlops.local_runtime.jobs.staging import (
-    Location,
-    fetch_file,
-    is_s3,
-    join_location,
-    publish_file,
-    stage_in,
+from mlops.local_runtime.jobs.errors import JobFailed
+from mlops.local_runtime.jobs.layout import (
+    LOG_NAME,
+    NotUtf8Error,
+    fresh_job_root,
+    read_exit_message,
+    resource_config,
+)
+from mlops.local_runtime.jobs.process import LineCallback, run_command
+from mlops.local_runtime.jobs.staging import fetch_file, join_location, publish_file, stage_in
+from mlops.local_runtime.jobs.toolkit import (
+    FAILURE_PREFIX,
+    PROGRAM_HP,
+    SUBMIT_DIRECTORY_HP,
+    UnsupportedSourceError,
+    failure_text,
+    launcher_sys_path,
+    plan_launch,
+    prepare_code_dir,
 )
 
-CURRENT_HOST = "algo-1"
-PROGRAM_HP = "sagemaker_program"
-SUBMIT_DIRECTORY_HP = "sagemaker_submit_directory"
-CONTAINER_ROOT = "/opt/ml/"
-_FAILURE_MAX_CHARS = 1024  # SageMaker truncates FailureReason to 1024 characters
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9\.\-_]{1,64}")
 
 
 @dataclass(frozen=True)
 class TrainingJobSpec:
-    """What CreateTrainingJob would receive, with local paths allowed wherever S3 URIs are.
+    """What ``CreateTrainingJob`` receives, with local paths allowed wherever S3 URIs are.
 
-    ``source_dir`` is a directory, or a ``sourcedir.tar.gz`` (local or S3); when it or
-    ``entry_point`` is None, the ``sagemaker_submit_directory`` / ``sagemaker_program``
-    hyperparameters supply it. ``metric_definitions`` maps a metric name to a regex with one
-    group, applied to the job's log like SageMaker's MetricDefinitions.
+    The code comes from the ``sagemaker_program`` / ``sagemaker_submit_directory``
+    hyperparameters, as in the pipeline definition; ``source_dir`` + ``entry_point`` are the
+    SDK's shorthand for them (a directory or tarball, local or S3). ``image`` is the
+    environment standing in for the training image (None: the project's interpreter).
+    ``channel_settings`` carries each channel's ``ContentType``/``InputMode`` for
+    ``inputdataconfig.json``. ``metric_definitions`` maps a metric name to a regex with one
+    group, applied to the log like SageMaker's MetricDefinitions.
     """
 
     name: str
@@ -63,6 +79,13 @@ class TrainingJobSpec:
     entry_point: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     metric_definitions: Mapping[str, str] = field(default_factory=dict)
+    image: ImageEnvironment | None = None
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    channel_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    network_isolation: bool = False
+    aws: AwsChannel | None = None
+    region: str = "us-east-1"
+    account: str = "123456789012"
     timeout_seconds: float | None = None
 
 
@@ -87,34 +110,51 @@ def run_training_job(
     s3_client: Any = None,
     on_line: LineCallback | None = None,
 ) -> TrainingJobResult:
-    """Stage, run and publish one training job; raises JobFailed with SageMaker's reason."""
+    """Stage, launch and publish one training job; raises JobFailed with SageMaker's reason."""
     root = fresh_job_root(spec.work_dir, spec.name)
+    rerooting = Rerooting(root)
     dirs = _make_layout(root, spec.channels)
+    hyperparameters = _with_code_shorthand(spec)
     try:
         for channel, location in spec.channels.items():
             stage_in(location, dirs["input_data"] / channel, s3_client)
-        # After the channels: with network isolation the source tarball arrives as a channel
-        # and sagemaker_submit_directory names its path inside the container.
-        entry = _stage_code(spec, dirs["code"], root / "download", s3_client, root)
     except (FileNotFoundError, ValueError) as error:
         raise JobFailed(spec.name, f"ClientError: {error}") from error
+    write_training_configs(dirs["input_config"], hyperparameters, spec)
 
-    user_hps = _user_hyperparameters(spec.hyperparameters)
-    _write_configs(dirs["input_config"], spec.hyperparameters, spec.channels)
-    env = _environment(spec, dirs, entry, user_hps)
-    arguments = _to_arguments(user_hps)
+    env = training_container_environment(spec, rerooting)
+    python = str((spec.image.bin_dir if spec.image else interpreter_dir()) / "python3")
+    try:
+        launcher_path = launcher_sys_path(python)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise JobFailed(spec.name, f"{FAILURE_PREFIX}framework error: {error}") from None
+    plan = plan_launch(
+        rerooting=rerooting, container_env=env, python=python, launcher_path=launcher_path
+    )
+    try:
+        _extract_code(plan.module_dir, dirs["code"], root / "download", spec, s3_client)
+        prepare_code_dir(dirs["code"], plan.module_name)
+    except UnsupportedSourceError as error:
+        raise JobFailed(spec.name, str(error)) from None
+    except (FileNotFoundError, tarfile.TarError, ValueError) as error:
+        raise JobFailed(spec.name, f"{FAILURE_PREFIX}framework error: {error}") from None
+
     log_file = root / LOG_NAME
-    outcome = run_script(
-        entry,
-        arguments,
-        env=env,
+    outcome = run_command(
+        plan.command,
+        env={**env, **plan.environment},
         cwd=dirs["code"],
         log_file=log_file,
         timeout_seconds=spec.timeout_seconds,
         on_line=on_line,
     )
-    if outcome.returncode != 0 or outcome.timed_out:
-        raise JobFailed(spec.name, _failure_reason(dirs["output"], outcome, spec))
+    if not outcome.succeeded:
+        stopped = outcome.stopped_reason(spec.timeout_seconds)
+        if stopped is not None:
+            raise JobFailed(spec.name, stopped)
+        # The launcher reports every script failure the same way, over the script's own file.
+        (dirs["output"] / "failure").write_text(failure_text(plan.command))
+        raise JobFailed(spec.name, failure_reason(dirs["output"] / "failure"))
 
     artifacts = root / "artifacts"
     local_model = pack_directory(dirs["model"], artifacts / "model.tar.gz")
@@ -140,6 +180,75 @@ def run_training_job(
     )
 
 
+def training_container_environment(spec: TrainingJobSpec, rerooting: Rerooting) -> dict[str, str]:
+    """What the training container starts with, before its launcher adds the ``SM_*`` set."""
+    env = container_environment(
+        image_environment=spec.image.environment if spec.image else {},
+        bin_dirs=[spec.image.bin_dir] if spec.image else [interpreter_dir()],
+        rerooting=rerooting,
+        scratch=rerooting.root / "container",
+        platform={
+            "TRAINING_JOB_NAME": spec.name,
+            "TRAINING_JOB_ARN": (
+                f"arn:aws:sagemaker:{spec.region}:{spec.account}:training-job/{spec.name.lower()}"
+            ),
+            "AWS_REGION": spec.region,
+        },
+        job_environment=spec.environment,
+        aws=None if spec.network_isolation else spec.aws,
+    )
+    if not spec.image:
+        env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def write_training_configs(
+    config_dir: Path, hyperparameters: Mapping[str, str], spec: TrainingJobSpec
+) -> None:
+    """``/opt/ml/input/config``: the request's hyperparameters verbatim, the channels, hosts."""
+    (config_dir / "hyperparameters.json").write_text(json.dumps(dict(hyperparameters)))
+    (config_dir / "inputdataconfig.json").write_text(
+        json.dumps(
+            {
+                channel: {
+                    **{
+                        key: value
+                        for key, value in spec.channel_settings.get(channel, {}).items()
+                        if key == "ContentType"
+                    },
+                    "TrainingInputMode": "File",
+                    "S3DistributionType": "FullyReplicated",
+                    "RecordWrapperType": "None",
+                }
+                for channel in spec.channels
+            }
+        )
+    )
+    (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(spec.instance_type)))
+
+
+def failure_reason(failure_file: Path) -> str:
+    """``FailureReason``: the first 1 KB of the failure file after ``AlgorithmError: ``."""
+    try:
+        text = read_exit_message(failure_file)
+    except NotUtf8Error as error:
+        return str(error)
+    return (
+        f"{FAILURE_PREFIX}{text}" if text else f"{FAILURE_PREFIX}See job logs for more information"
+    )
+
+
+def _with_code_shorthand(spec: TrainingJobSpec) -> dict[str, str]:
+    """``source_dir``/``entry_point`` as the SDK sends them: JSON-encoded hyperparameters."""
+    hyperparameters = dict(spec.hyperparameters)
+    if spec.source_dir is not None:
+        source = spec.source_dir if is_s3(spec.source_dir) else str(Path(spec.source_dir).resolve())
+        hyperparameters[SUBMIT_DIRECTORY_HP] = json.dumps(str(source))
+    if spec.entry_point is not None:
+        hyperparameters[PROGRAM_HP] = json.dumps(spec.entry_point)
+    return hyperparameters
+
+
 def _make_layout(root: Path, channels: Mapping[str, Location]) -> dict[str, Path]:
     dirs = {
         "input": root / "input",
@@ -154,154 +263,33 @@ def _make_layout(root: Path, channels: Mapping[str, Location]) -> dict[str, Path
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     for channel in channels:
-        if not re.fullmatch(r"[A-Za-z0-9\.\-_]{1,64}", channel):
+        if not _CHANNEL_NAME.fullmatch(channel):
             raise ValueError(f"channel name {channel!r} is not a valid SageMaker channel name")
         (dirs["input_data"] / channel).mkdir()
     return dirs
 
 
-def _stage_code(spec: TrainingJobSpec, code_dir: Path, download: Path, s3: Any, root: Path) -> Path:
-    source = spec.source_dir
-    if source is None:
-        source = _decoded(spec.hyperparameters.get(SUBMIT_DIRECTORY_HP))
-        if source is not None and str(source).startswith(CONTAINER_ROOT):
-            # A path inside the container (e.g. /opt/ml/input/data/code/sourcedir.tar.gz):
-            # the same path under this job's staged root.
-            source = str(root / str(source)[len(CONTAINER_ROOT) :])
-    entry_point = spec.entry_point or _decoded(spec.hyperparameters.get(PROGRAM_HP))
-    if not source or not entry_point:
-        raise ValueError(
-            "no code: give source_dir and entry_point, or the sagemaker_submit_directory and "
-            "sagemaker_program hyperparameters"
-        )
-    if not is_s3(source) and Path(source).is_dir():
-        shutil.copytree(Path(source), code_dir, dirs_exist_ok=True)
-    else:
-        unpack(fetch_file(source, download, s3), code_dir)
-    entry = code_dir / entry_point
-    if not entry.is_file():
-        raise FileNotFoundError(f"entry point {entry_point} is not in {describe(source)}")
-    return entry
-
-
-def _decoded(value: str | None) -> str | None:
-    """SDK-written hyperparameters are JSON-encoded strings (``"\\"train.py\\""``)."""
-    if value is None:
-        return None
-    try:
-        decoded = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return decoded if isinstance(decoded, str) else value
-
-
-def _user_hyperparameters(hyperparameters: Mapping[str, str]) -> dict[str, Any]:
-    """The toolkit hides its own ``sagemaker_*`` keys from the script and decodes JSON values."""
-    user: dict[str, Any] = {}
-    for key, value in hyperparameters.items():
-        if key.startswith("sagemaker_"):
-            continue
-        try:
-            user[key] = json.loads(value)
-        except (json.JSONDecodeError, TypeError):
-            user[key] = value
-    return user
-
-
-def _to_arguments(user_hps: Mapping[str, Any]) -> list[str]:
-    arguments: list[str] = []
-    for key, value in user_hps.items():
-        arguments += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
-    return arguments
-
-
-def _write_configs(
-    config_dir: Path, hyperparameters: Mapping[str, str], channels: Mapping[str, Location]
+def _extract_code(
+    module_dir: str, code_dir: Path, download: Path, spec: TrainingJobSpec, s3: Any
 ) -> None:
-    (config_dir / "hyperparameters.json").write_text(
-        json.dumps({key: str(value) for key, value in hyperparameters.items()}, indent=2)
-    )
-    (config_dir / "inputdataconfig.json").write_text(json.dumps(_input_data_config(channels)))
-    (config_dir / "resourceconfig.json").write_text(json.dumps(_resource_config()))
-
-
-def _input_data_config(channels: Mapping[str, Location]) -> dict[str, dict[str, str]]:
-    return {
-        channel: {
-            "TrainingInputMode": "File",
-            "S3DistributionType": "FullyReplicated",
-            "RecordWrapperType": "None",
-        }
-        for channel in channels
-    }
-
-
-def _resource_config() -> dict[str, Any]:
-    return {
-        "current_host": CURRENT_HOST,
-        "current_instance_type": "local",
-        "hosts": [CURRENT_HOST],
-        "network_interface_name": "eth0",
-    }
-
-
-def _environment(
-    spec: TrainingJobSpec, dirs: Mapping[str, Path], entry: Path, user_hps: Mapping[str, Any]
-) -> dict[str, str]:
-    channels = sorted(spec.channels)
-    env = base_environment()
-    env.update(
-        {
-            "TRAINING_JOB_NAME": spec.name,
-            "SM_MODEL_DIR": str(dirs["model"]),
-            "SM_INPUT_DIR": str(dirs["input"]),
-            "SM_INPUT_CONFIG_DIR": str(dirs["input_config"]),
-            "SM_OUTPUT_DIR": str(dirs["output"]),
-            "SM_OUTPUT_DATA_DIR": str(dirs["output_data"]),
-            "SM_OUTPUT_INTERMEDIATE_DIR": str(dirs["output_intermediate"]),
-            "SM_CHANNELS": json.dumps(channels),
-            "SM_HPS": json.dumps(dict(user_hps)),
-            "SM_CURRENT_HOST": CURRENT_HOST,
-            "SM_HOSTS": json.dumps([CURRENT_HOST]),
-            "SM_NETWORK_INTERFACE_NAME": "eth0",
-            "SM_NUM_CPUS": str(os.cpu_count() or 1),
-            "SM_NUM_GPUS": "0",
-            "SM_LOG_LEVEL": "20",
-            "SM_USER_ENTRY_POINT": entry.name,
-            "SM_MODULE_NAME": entry.stem,
-            "SM_MODULE_DIR": str(dirs["code"]),
-            "SM_USER_ARGS": json.dumps(_to_arguments(user_hps)),
-            "SM_INPUT_DATA_CONFIG": json.dumps(_input_data_config(spec.channels)),
-            "SM_RESOURCE_CONFIG": json.dumps(_resource_config()),
-        }
-    )
-    for channel in channels:
-        env[f"SM_CHANNEL_{channel.upper()}"] = str(dirs["input_data"] / channel)
-    for key, value in user_hps.items():
-        env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
-    env["SM_TRAINING_ENV"] = json.dumps(
-        {
-            "job_name": spec.name,
-            "hyperparameters": dict(user_hps),
-            "channel_input_dirs": {c: str(dirs["input_data"] / c) for c in channels},
-            "model_dir": str(dirs["model"]),
-            "output_data_dir": str(dirs["output_data"]),
-            "current_host": CURRENT_HOST,
-            "hosts": [CURRENT_HOST],
-            "user_entry_point": entry.name,
-        }
-    )
-    env.update(spec.environment)
-    return env
-
-
-def _failure_reason(output_dir: Path, outcome: ProcessOutcome, spec: TrainingJobSpec) -> str:
-    failure = output_dir / "failure"
-    if not outcome.timed_out and failure.is_file():
-        text = failure.read_text(encoding="utf-8", errors="replace").strip()
-        if text:
-            return text[:_FAILURE_MAX_CHARS]
-    return outcome.failure_reason(spec.timeout_seconds)[:_FAILURE_MAX_CHARS]
+    """The launcher's download_and_extract: an S3 tarball, a directory, a tarball or a file."""
+    if any(code_dir.iterdir()):
+        return
+    if is_s3(module_dir):
+        if spec.network_isolation:
+            raise FileNotFoundError(
+                f"{module_dir}: a network-isolated container cannot download its code from S3 "
+                "(give the source tarball as a channel)"
+            )
+        unpack(fetch_file(module_dir, download, s3), code_dir)
+        return
+    source = Path(module_dir)
+    if source.is_dir():
+        shutil.copytree(source, code_dir, dirs_exist_ok=True)
+    elif tarfile.is_tarfile(source):
+        unpack(source, code_dir)
+    else:
+        shutil.copy2(source, code_dir)
 
 
 def _final_metrics(log_file: Path, definitions: Mapping[str, str]) -> dict[str, float]:
