@@ -21,7 +21,7 @@ help:
 	@echo "make demo      - run the whole lifecycle locally (pipeline, approval, endpoint, monitoring)"
 	@echo "make test      - lint, typecheck, then the test suite"
 	@echo "make install   - uv (if absent), .venv from uv.lock, the pinned CDK CLI"
-	@echo "make lint      - ruff check and ruff format --check"
+	@echo "make lint      - ruff check, ruff format --check, import direction (lint-imports)"
 	@echo "make typecheck - mypy (strict, files from pyproject.toml)"
 	@echo "make unit      - pytest on two workers"
 	@echo "make synth     - synthesize the CDK app with the pinned CLI (offline)"
@@ -39,6 +39,7 @@ install: $(if $(shell command -v uv 2>/dev/null),,$(TOOLS)/bin/uv)
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 typecheck: install
 	$(RUN) mypy

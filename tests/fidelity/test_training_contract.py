@@ -32,7 +32,7 @@ from mlops.local_runtime.images import ImageEnvironment, image_environment, imag
 from mlops.local_runtime.jobs.container import Rerooting
 from mlops.local_runtime.jobs.training import training_container_environment
 from sagemaker_pipelines import code as code_bundle
-from tests.fidelity.reference_env import ReferenceEnv, ensure_env, find_python
+from tests.fidelity.reference_env import ReferenceEnv, ensure_env
 
 XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0"
 LAUNCHER = Path(__file__).resolve().parent / "xgboost_launcher"
@@ -96,12 +96,7 @@ class Run:
 
 @pytest.fixture(scope="module")
 def toolkit() -> ReferenceEnv:
-    python = find_python("3.12")
-    if python is None:
-        pytest.fail(
-            "no Python 3.12 (the XGBoost 3.2-0 image's) on this machine: pyenv install 3.12"
-        )
-    return ensure_env("training-toolkit", python)
+    return ensure_env("training-toolkit", "3.12")
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess  # nosec B404 - runs uv with fixed arguments
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,9 +80,16 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "mlops" / "image-envs"
 
 
-def ensure_environment(locked: LockedFolder, cache_dir: Path | None = None) -> ImageEnvironment:
+def ensure_environment(
+    locked: LockedFolder,
+    cache_dir: Path | None = None,
+    *,
+    after_create: Callable[[Path], None] | None = None,
+) -> ImageEnvironment:
     """The environment of ``locked`` (e.g. ``image.locked``), created from its lock if it does
-    not exist yet."""
+    not exist yet. ``after_create(root)`` runs once after a creation, before the environment
+    counts as complete: for the fix-ups an image's Dockerfile applies after installing, so they
+    are part of what is cached."""
     cache = (cache_dir or default_cache_dir()).resolve()
     root = cache / f"{locked.name}-{locked.lock_hash}"
     environment = ImageEnvironment(locked=locked, root=root)
@@ -95,6 +102,8 @@ def ensure_environment(locked: LockedFolder, cache_dir: Path | None = None) -> I
         shutil.rmtree(root, ignore_errors=True)
         started = time.monotonic()
         _create(locked, root)
+        if after_create is not None:
+            after_create(root)
         (root / _COMPLETE).write_text(f"created in {time.monotonic() - started:.1f} s\n")
         for stale in cache.glob(f"{locked.name}-*"):  # environments of an older lock
             if stale != root and stale.is_dir():
