@@ -19,7 +19,7 @@ import aws_cdk as cdk
 from infra.deploy.stack import DeployStack
 from infra.nag import add_compliance_checks
 from infra.pipeline.code_assets import CodeFiles
-from infra.pipeline.definition import PLACEHOLDERS
+from infra.pipeline.definition import PLACEHOLDERS, registered_image
 from infra.pipeline.stack import PipelineStack
 from infra.serving.features import drift_features
 from infra.serving.monitor import model_monitor_image
@@ -93,6 +93,7 @@ def build_app(
 ) -> Stacks:
     """Add the project's stacks and compliance checks to ``app``."""
     names = settings.names
+    features = drift_features(settings)
     env = cdk.Environment(account=settings.account, region=settings.region)
     storage = StorageStack(
         app,
@@ -121,8 +122,10 @@ def build_app(
         settings=settings,
         names=names,
         storage=storage.storage.refs,
+        # The endpoint runs the image the pipeline registers the model with.
+        model_image_uri=registered_image(inputs.definition),
         monitor_image_uri=inputs.monitor_image_uri,
-        drift_features=drift_features(settings),
+        drift_features=features,
         env=env,
         description=f"{names.project}: endpoint of the approved model, monitoring, alarms",
     )
@@ -133,6 +136,8 @@ def build_app(
         names=names,
         storage=storage.storage.refs,
         serving_stack=serving,
+        drift_features=features,
+        retrain_on_drift=settings.monitoring.retrain_on_drift and bool(features),
         env=env,
         description=f"{names.project}: approval in the model registry → serving stack update",
     )

@@ -15,14 +15,23 @@ from mlops.core.settings import ProjectSettings
 
 ParameterType = Literal["String", "Integer", "Float", "Boolean"]
 
+# The only status Register may give a new version: approval is a reviewer's UpdateModelPackage
+# in the registry, never a pipeline input (the deployed execution role is held to it by an IAM
+# condition on CreateModelPackage, and the approval Lambda refuses versions created Approved).
+REGISTERED_APPROVAL_STATUS = "PendingManualApproval"
+
 
 @dataclass(frozen=True)
 class ParameterSpec:
-    """One pipeline parameter as it appears in the definition's ``Parameters`` list."""
+    """One pipeline parameter as it appears in the definition's ``Parameters`` list.
+
+    ``allowed`` becomes the definition's ``EnumValues``: the values an execution may pass.
+    """
 
     name: str
     type: ParameterType
     default: str | int | float | bool
+    allowed: tuple[str, ...] | None = None
 
 
 # Placeholders used only when nothing better is known (a definition printed offline).
@@ -47,8 +56,28 @@ def parameter_specs(settings: ProjectSettings, *, default_input_uri: str) -> lis
         ParameterSpec("MinChildWeight", "Float", hp.min_child_weight),
         ParameterSpec("EarlyStoppingRounds", "Integer", hp.early_stopping_rounds),
         ParameterSpec("AucThreshold", "Float", settings.metric_threshold),
-        ParameterSpec("ModelApprovalStatus", "String", settings.approval_status),
+        _approval_status(settings),
     ]
+
+
+def _approval_status(settings: ProjectSettings) -> ParameterSpec:
+    """``ModelApprovalStatus``, declared with ``PendingManualApproval`` as its only value.
+
+    Kept as a parameter so existing ``--param ModelApprovalStatus=PendingManualApproval``
+    invocations still work; any other value is refused before an execution starts.
+    """
+    if settings.approval_status != REGISTERED_APPROVAL_STATUS:
+        raise ParameterError(
+            f"setting approval_status = {settings.approval_status!r} is not allowed: the pipeline "
+            f"registers every version as {REGISTERED_APPROVAL_STATUS} and a reviewer approves it "
+            "in the registry (mlops models approve)"
+        )
+    return ParameterSpec(
+        "ModelApprovalStatus",
+        "String",
+        REGISTERED_APPROVAL_STATUS,
+        allowed=(REGISTERED_APPROVAL_STATUS,),
+    )
 
 
 class ParameterError(ValueError):
@@ -65,6 +94,7 @@ def resolve_parameters(
     not parse is an error naming the parameter and listing the valid ones.
     """
     types = {str(item["Name"]): str(item.get("Type", "String")) for item in declared}
+    allowed = {str(item["Name"]): item["EnumValues"] for item in declared if "EnumValues" in item}
     values: dict[str, str | int | float | bool] = {}
     for item in declared:
         if "DefaultValue" in item:
@@ -77,6 +107,11 @@ def resolve_parameters(
                 f"unknown pipeline parameter {name!r}; valid: {', '.join(sorted(types))}"
             )
         values[name] = _convert(name, types[name], raw)
+    for name, choices in allowed.items():
+        if name in values and values[name] not in choices:
+            raise ParameterError(
+                f"pipeline parameter {name} must be one of {list(choices)}, got {values[name]!r}"
+            )
     missing = sorted(set(types) - set(values))
     if missing:
         raise ParameterError(f"pipeline parameters without a default need a value: {missing}")

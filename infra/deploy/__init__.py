@@ -1,2 +1,3 @@
 """Deploy component: model approval → serving stack update. ``approval`` is the construct,
-``stack`` its stack, ``runtime/`` the Lambda's deployment package (boto3 + stdlib only)."""
+``serving_role`` the CloudFormation role the update runs as, ``stack`` their stack,
+``runtime/`` the Lambda's deployment package (boto3 + stdlib only)."""

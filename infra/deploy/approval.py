@@ -1,20 +1,24 @@
 """Approval-to-deploy: EventBridge rule on model package approval → a least-privilege Lambda.
 
 The Lambda (``runtime/handler.py`` beside this module) updates the serving stack's
-parameters with the previous template. It may describe packages of this group only, update
-and describe the serving stack only, read objects (the baselines) in the artifact bucket, and
-pass exactly the CloudFormation execution role that the serving stack already runs with.
-The cdk-nag findings this leaves (ARN wildcards ending in ids made at run time, the log group's
-service-managed encryption, no DLQ or VPC) are acknowledged beside the resources, with why.
+parameters with the previous template, as the serving stack's own CloudFormation role
+(``serving_role``). It may describe packages of this group only, describe the serving stack,
+update it only with that role and no template URL, HEAD the baselines under the pipeline's
+prefix of the artifact bucket, and pass exactly that one role, to CloudFormation only.
+
+An invocation that still fails after Lambda's two retries (a serving stack busy with a long
+blue/green deployment, a throttled API) is not dropped: it lands in the on-failure queue with
+its event and error, and an alarm says so. The cdk-nag findings this leaves are acknowledged
+beside the resources, with why.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aws_cdk import (
-    ArnFormat,
     Aws,
     CfnResource,
     DefaultStackSynthesizer,
@@ -22,13 +26,17 @@ from aws_cdk import (
     RemovalPolicy,
     Stack,
 )
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.deploy.serving_role import CLOUDFORMATION, bootstrap_version_parameter
 from infra.shared.acknowledgements import (
     ACCOUNT,
     acknowledge,
@@ -39,10 +47,13 @@ from infra.shared.acknowledgements import (
     acknowledge_wildcard,
 )
 from infra.shared.arns import sagemaker_arn
-from infra.shared.roles import default_policy
+from infra.shared.roles import default_policy, trusted_service
 
 HANDLER_DIR = Path(__file__).resolve().parent / "runtime"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+# Lambda's own limits for asynchronous invocations: at most 2 retries, at most 6 hours.
+RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = Duration.hours(6)
 
 
 def approval_event_pattern(model_package_group: str) -> dict[str, Any]:
@@ -57,18 +68,27 @@ def approval_event_pattern(model_package_group: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DeployTarget:
+    """What the Lambda deploys to and reads from."""
+
+    model_package_group: str
+    serving_stack_name: str
+    cloudformation_role_arn: str  # passed to UpdateStack; the only role the Lambda may pass
+    baseline_bucket: str
+    baseline_prefix: str  # baselines are outputs of the pipeline's executions, under it
+
+
 class DeployOnApproval(Construct):
-    """The rule, the function, its log group and its role."""
+    """The rule, the function, its role, log group, on-failure queue and alarms."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        model_package_group: str,
-        serving_stack_name: str,
-        cloudformation_role_arn: str,
-        baseline_bucket: str,
+        target: DeployTarget,
+        role_name: str,
         bootstrap_qualifier: str = DefaultStackSynthesizer.DEFAULT_QUALIFIER,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -89,69 +109,27 @@ class DeployOnApproval(Construct):
         role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            role_name=role_name,
+            assumed_by=trusted_service("lambda.amazonaws.com"),
             description="Updates the serving stack when a model version is approved",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOwnLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
+        self._grant(role, stack, target, bootstrap_qualifier)
+
+        self.failures = sqs.Queue(
+            self,
+            "Failures",
+            # Failure records hold the event and the error (ARNs, no data): SQS-managed
+            # encryption keeps them readable to operators without a grant on the project key.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadApprovedPackage",
-                actions=["sagemaker:DescribeModelPackage"],
-                resources=[sagemaker_arn(self, f"model-package/{model_package_group}/*")],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UpdateServingStack",
-                actions=["cloudformation:DescribeStacks", "cloudformation:UpdateStack"],
-                resources=[
-                    stack.format_arn(
-                        service="cloudformation",
-                        resource="stack",
-                        resource_name=f"{serving_stack_name}/*",
-                    )
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="LetCloudFormationUseItsDeployRole",
-                actions=["iam:PassRole"],
-                resources=[cloudformation_role_arn],
-                conditions={
-                    "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
-                },
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ResolveBootstrapVersion",
-                actions=["ssm:GetParameters"],
-                resources=[
-                    stack.format_arn(
-                        service="ssm",
-                        resource="parameter",
-                        resource_name=f"cdk-bootstrap/{bootstrap_qualifier}/version",
-                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                    )
-                ],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="CheckBaselinesExist",
-                actions=["s3:GetObject"],
-                resources=[f"arn:{Aws.PARTITION}:s3:::{baseline_bucket}/*"],
-            )
-        )
-        self._acknowledge_role(
-            stack.region, model_package_group, serving_stack_name, baseline_bucket
+        acknowledge(
+            self.failures,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is the function's on-failure destination, the end of the line for an "
+            "approval that could not be deployed; it is alarmed on and redriven by hand "
+            "(docs/deploy.md), so a queue behind it would hold nothing actionable.",
         )
 
         self.function = lambda_.Function(
@@ -171,9 +149,16 @@ class DeployOnApproval(Construct):
             reserved_concurrent_executions=1,
             log_group=self.log_group,
             environment={
-                "SERVING_STACK_NAME": serving_stack_name,
-                "MODEL_PACKAGE_GROUP": model_package_group,
+                "SERVING_STACK_NAME": target.serving_stack_name,
+                "MODEL_PACKAGE_GROUP": target.model_package_group,
+                "CLOUDFORMATION_ROLE_ARN": target.cloudformation_role_arn,
             },
+        )
+        # Asynchronous invocations (EventBridge): both limits explicit, failures kept.
+        self.function.configure_async_invoke(
+            retry_attempts=RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.failures),
         )
         self._acknowledge_function()
 
@@ -185,14 +170,50 @@ class DeployOnApproval(Construct):
         assert isinstance(policy, CfnResource)
         function_resource.add_override("DependsOn", [stack.get_logical_id(policy)])
 
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "Errors",
+            alarm_description=(
+                "The approval Lambda failed (it retries a busy serving stack twice; what still "
+                "fails is in the on-failure queue)"
+            ),
+            metric=self.function.metric_errors(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.failed_alarm = cloudwatch.Alarm(
+            self,
+            "FailedDeployments",
+            alarm_description=(
+                "An approved model version was not deployed: its event is in the on-failure "
+                "queue (see docs/deploy.md to redrive it)"
+            ),
+            metric=self.failures.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (self.errors_alarm, self.failed_alarm):
+            acknowledge_nist(
+                alarm,
+                "CloudWatchAlarmAction",
+                "Paging targets (SNS, chat, on-call) are organisation-specific and added by the "
+                "adopting team; the alarm state is what they subscribe to.",
+            )
+
         self.rule = events.Rule(
             self,
             "ApprovedRule",
-            description=f"Deploy approved versions of {model_package_group}",
+            description=f"Deploy approved versions of {target.model_package_group}",
             event_pattern=events.EventPattern(
                 source=["aws.sagemaker"],
                 detail_type=[MODEL_PACKAGE_STATE_CHANGE],
-                detail=approval_event_pattern(model_package_group)["detail"],
+                detail=approval_event_pattern(target.model_package_group)["detail"],
             ),
             targets=[
                 targets.LambdaFunction(
@@ -201,27 +222,91 @@ class DeployOnApproval(Construct):
             ],
         )
 
-    def _acknowledge_role(
-        self, region: str, model_package_group: str, serving_stack_name: str, baseline_bucket: str
+    def _grant(
+        self, role: iam.Role, stack: Stack, target: DeployTarget, bootstrap_qualifier: str
     ) -> None:
-        """The role's wildcards (each ends in a name or id made at run time) and inline policy."""
+        serving_stack = stack.format_arn(
+            service="cloudformation",
+            resource="stack",
+            resource_name=f"{target.serving_stack_name}/*",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        versions = f"model-package/{target.model_package_group}/*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadApprovedPackage",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[sagemaker_arn(self, versions)],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadServingStack",
+                actions=["cloudformation:DescribeStacks"],
+                resources=[serving_stack],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UpdateServingStackAsItsRole",
+                actions=["cloudformation:UpdateStack"],
+                resources=[serving_stack],
+                conditions={
+                    # Only as the serving stack's own role (never the stack's last role, which
+                    # after `cdk deploy` is the bootstrap's administrator role)…
+                    "StringEquals": {"cloudformation:RoleArn": target.cloudformation_role_arn},
+                    # …and never with a template from S3 (the handler uses the previous one).
+                    "Null": {"cloudformation:TemplateUrl": "true"},
+                },
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassOnlyTheServingStackRole",
+                actions=["iam:PassRole"],
+                resources=[target.cloudformation_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": CLOUDFORMATION}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ResolveBootstrapVersion",
+                actions=["ssm:GetParameters"],
+                resources=[bootstrap_version_parameter(stack, bootstrap_qualifier)],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CheckBaselinesExist",
+                actions=["s3:GetObject"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:s3:::{target.baseline_bucket}/{target.baseline_prefix}*"
+                ],
+            )
+        )
         acknowledge_sagemaker_wildcard(
             self,
-            f"model-package/{model_package_group}/*",
+            versions,
             "DescribeModelPackage only, on versions of this project's group (numbered at "
             "registration).",
         )
         acknowledge_wildcard(
             self,
-            f"arn:aws:cloudformation:{region}:{ACCOUNT}:stack/{serving_stack_name}/*",
+            f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{target.serving_stack_name}/*",
             "A stack ARN ends in an id generated at creation; the name pins the serving stack.",
         )
         acknowledge_bucket_objects(
             self,
-            baseline_bucket,
-            "",
+            target.baseline_bucket,
+            target.baseline_prefix,
             "GetObject (HEAD) to check that an approved version's baselines exist before "
-            "deploying; their keys are per pipeline execution.",
+            "deploying; their keys are per pipeline execution, under the pipeline's prefix.",
         )
         acknowledge_inline_policy(self)
 
@@ -235,9 +320,9 @@ class DeployOnApproval(Construct):
         acknowledge_nist(
             self.function,
             "LambdaDLQ",
-            "EventBridge retries a failed invocation twice; a failed deployment stays visible in "
-            "the Lambda Errors metric and the serving stack's events, and re-approving the "
-            "version re-sends the event. A DLQ would hold nothing actionable.",
+            "The function is invoked asynchronously by EventBridge and has an on-failure "
+            "destination (EventInvokeConfig → SQS queue) instead of a DLQ: the destination "
+            "records the event together with the error, a DLQ only the event.",
         )
         acknowledge_nist(
             self.function,

@@ -1,19 +1,23 @@
-"""Stack 4: approval-to-deploy (EventBridge rule + Lambda) for the serving stack."""
+"""Stack 4: approval-to-deploy (EventBridge rule + Lambda) and the serving stack's deploy role."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import DefaultStackSynthesizer, Fn, Stack
+from aws_cdk import Stack
 from constructs import Construct
 
-from infra.deploy.approval import DeployOnApproval
+from infra.deploy.approval import DeployOnApproval, DeployTarget
+from infra.deploy.serving_role import ServingResources, ServingStackRole
+from infra.shared.role_names import RoleNames
 from infra.storage.buckets import StorageRefs
 from mlops.core.names import ProjectNames
 
 
 class DeployStack(Stack):
-    """Separate from the serving stack so the function never updates the stack it lives in."""
+    """Separate from the serving stack so the function never updates the stack it lives in
+    (nor CloudFormation deletes the role it is running as)."""
 
     def __init__(
         self,
@@ -23,21 +27,32 @@ class DeployStack(Stack):
         names: ProjectNames,
         storage: StorageRefs,
         serving_stack: Stack,
+        drift_features: Sequence[str],
+        retrain_on_drift: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        synthesizer = serving_stack.synthesizer
-        if isinstance(synthesizer, DefaultStackSynthesizer):
-            # The ARN carries ${AWS::AccountId}-style placeholders: resolve them with Fn::Sub.
-            cloudformation_role_arn = Fn.sub(synthesizer.cloud_formation_execution_role_arn)
-        else:  # pragma: no cover - the app always uses the default synthesizer
-            raise TypeError("the serving stack must use the DefaultStackSynthesizer")
+        self.serving_role = ServingStackRole(
+            self,
+            "ServingStackRole",
+            serving=ServingResources(
+                names=names,
+                stack_name=serving_stack.stack_name,
+                drift_features=tuple(drift_features),
+                retrain_on_drift=retrain_on_drift,
+            ),
+            storage=storage,
+        )
         self.deployer = DeployOnApproval(
             self,
             "DeployOnApproval",
-            model_package_group=names.model_package_group,
-            serving_stack_name=serving_stack.stack_name,
-            cloudformation_role_arn=cloudformation_role_arn,
-            baseline_bucket=storage.artifact_bucket,
+            target=DeployTarget(
+                model_package_group=names.model_package_group,
+                serving_stack_name=serving_stack.stack_name,
+                cloudformation_role_arn=self.serving_role.role.role_arn,
+                baseline_bucket=storage.artifact_bucket,
+                baseline_prefix=f"{names.pipeline}/",
+            ),
+            role_name=RoleNames(names, self.region).deployer,
         )
         self.add_stack_dependency(serving_stack)

@@ -9,8 +9,10 @@ the local executor and AWS run the same JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Fn
 from aws_cdk import aws_sagemaker as sagemaker
@@ -85,6 +87,41 @@ def substitute_placeholders(
             "is given verbatim"
         )
     return body, variables
+
+
+# Where a step names its container image: processing, training, and the registered model.
+_IMAGE_KEYS = ("ImageUri", "TrainingImage", "Image")
+
+
+def images_in_definition(definition: str) -> tuple[str, ...]:
+    """Every container image the definition's steps run or register, sorted and distinct.
+
+    The execution role may pull exactly these repositories; reading them from the built JSON
+    (not from a second ``image_uris.retrieve``) keeps the permission and the jobs in step.
+    """
+    return tuple(sorted({image for _, image in _images(json.loads(definition))}))
+
+
+def registered_image(definition: str) -> str:
+    """The image of the model the Register step puts in the registry (what the endpoint runs)."""
+    found = {
+        image for path, image in _images(json.loads(definition)) if "InferenceSpecification" in path
+    }
+    if len(found) != 1:
+        raise ValueError(f"expected one registered model image, found {sorted(found)}")
+    return found.pop()
+
+
+def _images(node: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _IMAGE_KEYS and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _images(value, (*path, str(key)))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _images(item, path)
 
 
 class ModelBuildPipeline(Construct):

@@ -5,15 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.pipeline.code_assets import CodeFiles, PipelineCode
-from infra.pipeline.definition import PLACEHOLDERS, ModelBuildPipeline, substitute_placeholders
+from infra.pipeline.definition import (
+    PLACEHOLDERS,
+    ModelBuildPipeline,
+    images_in_definition,
+    substitute_placeholders,
+)
 from infra.pipeline.execution_role import pipeline_execution_role
 from infra.pipeline.registry import ModelRegistry
 from infra.shared.acknowledgements import acknowledge_bucket_objects
 from infra.shared.parameters import PublishedNames
+from infra.shared.role_names import RoleNames
 from infra.storage.buckets import StorageRefs
 from mlops.core.names import DATASET_PREFIX, ProjectNames
 
@@ -39,19 +44,28 @@ class PipelineStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
 
         self.registry = ModelRegistry(self, "Registry", group_name=names.model_package_group)
-        role = pipeline_execution_role(self, "ExecutionRole", names=names)
+        role = pipeline_execution_role(
+            self,
+            "ExecutionRole",
+            names=names,
+            role_name=RoleNames(names, self.region).pipeline,
+            images=images_in_definition(definition),
+        )
         self.role = role.role
 
-        # Grants: the jobs read datasets and code, and write every artifact of an execution.
+        # Grants: the jobs read datasets and code, and read and write the artifacts of the
+        # pipeline's executions: every step output is s3://<artifacts>/<pipeline>/<execution>/…
+        # (the data-quality baseline included), so nothing outside that prefix.
+        executions = f"{names.pipeline}/"
         storage.grant_read(self.role, storage.data_bucket, f"{DATASET_PREFIX}/")
-        storage.grant_read(self.role, storage.artifact_bucket)
-        storage.grant_write(self.role, storage.artifact_bucket)
+        storage.grant_read(self.role, storage.artifact_bucket, executions)
+        storage.grant_write(self.role, storage.artifact_bucket, executions)
         acknowledge_bucket_objects(
             role,
             storage.artifact_bucket,
-            "",
-            "Objects of the project's own artifact bucket, whose keys are per pipeline execution "
-            "(execution id prefixes created at run time); no other bucket.",
+            executions,
+            "The pipeline's own executions in the project's artifact bucket: every step writes "
+            "under <pipeline>/<execution id>/, an id created at run time; no other prefix.",
         )
         acknowledge_bucket_objects(
             role,
@@ -64,13 +78,7 @@ class PipelineStack(Stack):
         code.grant_read(self.role)
         # The jobs' ML storage volumes and S3 outputs are encrypted with the project key:
         # SageMaker creates a grant for the volume on the job's behalf.
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[storage.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            )
-        )
+        storage.grant_volume_encryption(self.role)
 
         default_input_uri = f"s3://{storage.data_bucket}/{DATASET_PREFIX}/"
         body, variables = substitute_placeholders(

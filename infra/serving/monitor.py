@@ -117,6 +117,10 @@ class EndpointMonitor(Construct):
                 )
             ),
             role_arn=role.role_arn,
+            # The analyzer needs no network: SageMaker stages the captures and baselines in,
+            # uploads the reports, and publishes the metrics the container writes to
+            # /opt/ml/output/metrics/cloudwatch.
+            network_config=job.NetworkConfigProperty(enable_network_isolation=True),
             # A run must finish before the next hourly one starts.
             stopping_condition=job.StoppingConditionProperty(max_runtime_in_seconds=1800),
         )

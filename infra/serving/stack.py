@@ -29,6 +29,7 @@ from infra.serving.retrain import RetrainOnDrift
 from infra.shared.acknowledgements import acknowledge_bucket_objects, acknowledge_nist
 from infra.shared.arns import sagemaker_arn
 from infra.shared.conditions import apply_condition
+from infra.shared.role_names import RoleNames
 from infra.shared.roles import SageMakerRole
 from infra.storage.buckets import StorageRefs
 from mlops.core.names import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX, ProjectNames
@@ -53,12 +54,14 @@ class ServingStack(Stack):
         settings: ProjectSettings,
         names: ProjectNames,
         storage: StorageRefs,
+        model_image_uri: str,
         monitor_image_uri: str,
         drift_features: Sequence[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         group = names.model_package_group
+        role_names = RoleNames(names, self.region)
 
         package_arn = CfnParameter(
             self,
@@ -112,16 +115,21 @@ class ServingStack(Stack):
             ],
         )
 
-        # Roles exist unconditionally: cheap, and the stack always has a resource.
+        # Roles exist unconditionally: cheap, the stack always has a resource, and an approval
+        # (run by a CloudFormation role that cannot write IAM) never has to create one.
         model_role = SageMakerRole(
             self,
             "ModelRole",
+            role_name=role_names.model,
             description=f"{names.project}: the hosted model (reads its model artifact)",
+            images=[model_image_uri],
         )
         monitor_role = SageMakerRole(
             self,
             "MonitorRole",
+            role_name=role_names.monitor,
             description=f"{names.project}: data-quality monitoring jobs",
+            images=[monitor_image_uri],
             statements=[
                 iam.PolicyStatement(
                     sid="ReadMonitoredEndpoint",
@@ -131,11 +139,13 @@ class ServingStack(Stack):
             ],
         )
         # Grants: the model reads its artifact; the monitor reads captures and baselines and
-        # writes reports. Nothing here can write models or baselines. Each wildcard a grant
-        # creates is acknowledged right after it.
+        # writes reports. Nothing here can write models or baselines. Artifacts and baselines
+        # are outputs of the pipeline's executions, under <pipeline>/ in the artifact bucket.
+        # Each wildcard a grant creates is acknowledged right after it.
         capture = f"{DATA_CAPTURE_PREFIX}/"
         reports = f"{MONITORING_REPORTS_PREFIX}/"
-        storage.grant_read(model_role.role, storage.artifact_bucket)
+        executions = f"{names.pipeline}/"
+        storage.grant_read(model_role.role, storage.artifact_bucket, executions)
         # Data capture is written with the model's execution role.
         storage.grant_write(model_role.role, storage.data_bucket, capture)
         acknowledge_bucket_objects(
@@ -159,14 +169,16 @@ class ServingStack(Stack):
             reports,
             "Write-only (put/abort multipart): each monitoring run writes under its own prefix.",
         )
-        storage.grant_read(monitor_role.role, storage.artifact_bucket)
+        storage.grant_read(monitor_role.role, storage.artifact_bucket, executions)
+        # Scheduled monitoring jobs encrypt their volume with the project key.
+        storage.grant_volume_encryption(monitor_role.role)
         for role in (model_role, monitor_role):
             acknowledge_bucket_objects(
                 role,
                 storage.artifact_bucket,
-                "",
+                executions,
                 "Read-only: the model artifact and baselines of whichever version is approved "
-                "live under that execution's prefix in the project's artifact bucket.",
+                "live under its execution's prefix <pipeline>/<execution id>/.",
             )
 
         instances = settings.instances
@@ -222,17 +234,19 @@ class ServingStack(Stack):
             "retraining). Paging targets are organisation-specific and added by the adopting team.",
         )
 
+        for construct in (self.serving, self.monitor):
+            apply_condition(construct, has_model)
         if settings.monitoring.retrain_on_drift and self.monitor.drift_alarm is not None:
-            RetrainOnDrift(
+            retrain = RetrainOnDrift(
                 self,
                 "RetrainOnDrift",
                 alarm_arn=self.monitor.drift_alarm.alarm_arn,
                 pipeline_name=names.pipeline,
+                role_name=role_names.retrain,
             )
-
-        for construct in self.node.children:
-            if isinstance(construct, (ServingEndpoint, EndpointMonitor, RetrainOnDrift)):
-                apply_condition(construct, has_model)
+            # Only the rule follows the model; its role exists from the first deploy like the
+            # others, so an approval never creates IAM resources.
+            apply_condition(retrain.rule, has_model)
 
         output = CfnOutput(
             self,

@@ -1,11 +1,15 @@
-"""IAM roles assumed by SageMaker (pipeline jobs, the hosted model, the data-quality monitor).
+"""IAM roles assumed by AWS services, and the SageMaker roles (pipeline, model, monitor).
 
-No managed policy: each role gets what a SageMaker container needs to start (pull its image,
-write its logs and metrics) plus the SageMaker actions passed in, scoped by ARN prefix to this
-project's resources. Bucket and key access is granted by the stacks with the buckets' own
-``grant_*`` methods so that each role sees only the data its job reads or writes; the stack
-that grants a wildcard acknowledges it. The container basics are acknowledged here, once for
-every role that carries them.
+Every service role trusts its service only on behalf of this account (``aws:SourceAccount``,
+plus ``aws:SourceArn`` where the service sets it): the confused-deputy guard AWS recommends,
+so another account's SageMaker job or EventBridge rule cannot be made to act as our role.
+
+No managed policy: each SageMaker role gets what its container needs to start (pull exactly
+its images, write its logs and metrics) plus the SageMaker actions passed in, scoped by ARN
+prefix to this project's resources. Bucket and key access is granted by the stacks with the
+buckets' own ``grant_*`` methods so that each role sees only the data its job reads or writes;
+the stack that grants a wildcard acknowledges it. The container basics are acknowledged here,
+once for every role that carries them.
 """
 
 from __future__ import annotations
@@ -18,14 +22,37 @@ from constructs import Construct
 
 from infra.shared.acknowledgements import (
     ACCOUNT,
-    PARTITION,
     acknowledge_inline_policy,
     acknowledge_wildcard,
 )
+from infra.shared.images import ecr_repository_arns
 
-# The AWS-owned ECR repositories of SageMaker's prebuilt containers (XGBoost, scikit-learn,
-# model-monitor-analyzer) are all named sagemaker-*; their account differs per region.
-_SAGEMAKER_IMAGE_REPOSITORIES = "repository/sagemaker-*"
+SAGEMAKER = "sagemaker.amazonaws.com"
+
+
+def trusted_service(service: str, *, source_arn: str | None = None) -> iam.ServicePrincipal:
+    """``service`` as a role's trusted principal, only when it acts for this account.
+
+    ``aws:SourceAccount`` is required; ``source_arn`` (an ``ArnLike`` pattern) narrows it to
+    the resources the service acts for, where the service sets ``aws:SourceArn``.
+    """
+    conditions: dict[str, object] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+    if source_arn is not None:
+        conditions["ArnLike"] = {"aws:SourceArn": source_arn}
+    return iam.ServicePrincipal(service, conditions=conditions)
+
+
+def sagemaker_principal(scope: Construct) -> iam.ServicePrincipal:
+    """SageMaker acting for any SageMaker resource of this account and region.
+
+    The role is assumed for pipelines, processing and training jobs, endpoints and monitoring
+    schedules; SageMaker sets ``aws:SourceArn`` to the resource it acts for.
+    """
+    stack = Stack.of(scope)
+    return trusted_service(
+        SAGEMAKER,
+        source_arn=f"arn:{Aws.PARTITION}:sagemaker:{stack.region}:{Aws.ACCOUNT_ID}:*",
+    )
 
 
 def default_policy(role: iam.Role) -> iam.Policy:
@@ -46,28 +73,30 @@ class SageMakerRole(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        role_name: str,
         description: str,
+        images: Sequence[str],
         statements: Sequence[iam.PolicyStatement] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            role_name=role_name,
+            assumed_by=sagemaker_principal(self),
             description=description,
         )
         stack = Stack.of(self)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="PullSageMakerImages",
+                sid="PullItsImages",
                 actions=[
                     "ecr:BatchCheckLayerAvailability",
                     "ecr:BatchGetImage",
                     "ecr:GetDownloadUrlForLayer",
                 ],
-                resources=[
-                    f"arn:{Aws.PARTITION}:ecr:{Aws.REGION}:*:{_SAGEMAKER_IMAGE_REPOSITORIES}"
-                ],
+                # The exact repositories of the images this role's containers run.
+                resources=ecr_repository_arns(images),
             )
         )
         self.role.add_to_policy(
@@ -112,14 +141,7 @@ class SageMakerRole(Construct):
         acknowledge_inline_policy(self)
 
     def _acknowledge_container_basics(self, region: str) -> None:
-        """The wildcards of the four statements above, which every SageMaker container needs."""
-        acknowledge_wildcard(
-            self,
-            f"arn:{PARTITION}:ecr:<AWS::Region>:*:{_SAGEMAKER_IMAGE_REPOSITORIES}",
-            "SageMaker's prebuilt images (XGBoost, scikit-learn, model-monitor-analyzer) live in "
-            "AWS-owned accounts that differ per region; pull-only actions, limited to repositories "
-            "named sagemaker-* in this region.",
-        )
+        """The wildcards of the statements above, which every SageMaker container needs."""
         acknowledge_wildcard(
             self,
             "*",
@@ -146,6 +168,6 @@ class SageMakerRole(Construct):
                 sid="PassSelfToSageMakerJobs",
                 actions=["iam:PassRole"],
                 resources=[self.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
             )
         )

@@ -1,5 +1,7 @@
 """Encrypted storage for the project: one customer-managed key, data and artifact buckets.
 
+The key's policy (``key_policy``) names the roles that use it; nobody else can call it directly.
+
 Data (raw datasets, endpoint data capture, monitoring reports) and artifacts (pipeline outputs,
 models, baselines) live in separate buckets so that access can be granted per purpose: the
 endpoint's monitor reads captures but never writes models, the pipeline writes artifacts.
@@ -18,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.shared.acknowledgements import acknowledge_nist
+from infra.storage.key_policy import KeyUsers, project_key_policy
 from mlops.core.names import ProjectNames
 
 _SINGLE_REGION = (
@@ -71,6 +74,24 @@ class StorageRefs:
             )
         )
 
+    def grant_volume_encryption(self, grantee: iam.IGrantable) -> None:
+        """Let SageMaker encrypt the ML volumes of what ``grantee`` starts with the key.
+
+        SageMaker creates a grant for the volume on the caller's behalf; the condition limits
+        the grants to AWS resources. The key policy must name the role as well.
+        """
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[self.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[self.key_arn])
+        )
+
 
 class Storage(Construct):
     """A rotating KMS key plus SSL-only, versioned, access-logged, private buckets."""
@@ -82,6 +103,7 @@ class Storage(Construct):
         *,
         names: ProjectNames,
         region: str,
+        key_users: KeyUsers,
         account: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -97,6 +119,7 @@ class Storage(Construct):
             description=f"Encrypts {names.project} data, artifacts, endpoint volumes and captures",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
+            policy=project_key_policy(key_users, region=region),
         )
 
         # S3 server access logging delivers only to SSE-S3 buckets, so this one bucket cannot use

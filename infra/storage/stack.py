@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import DefaultStackSynthesizer, Fn, Stack
 from constructs import Construct
 
 from infra.shared.parameters import PublishedNames
+from infra.shared.role_names import RoleNames
 from infra.storage.buckets import Storage
+from infra.storage.key_policy import KeyUsers
 from mlops.core.names import ProjectNames
 
 
@@ -25,7 +27,22 @@ class StorageStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.storage = Storage(self, "Storage", names=names, region=self.region, account=account)
+        roles = RoleNames(names, self.region)
+        arn = RoleNames.arn
+        cdk_deploy_role = self.cdk_deploy_role_arn()
+        key_users = KeyUsers(
+            data_users=[arn(roles.pipeline), arn(roles.model), arn(roles.monitor)],
+            grant_creators=[
+                arn(roles.pipeline),
+                arn(roles.monitor),
+                arn(roles.serving_cloudformation),
+                cdk_deploy_role,
+            ],
+            deployers=[arn(roles.serving_cloudformation), cdk_deploy_role],
+        )
+        self.storage = Storage(
+            self, "Storage", names=names, region=self.region, key_users=key_users, account=account
+        )
         PublishedNames(
             self,
             "Names",
@@ -36,3 +53,15 @@ class StorageStack(Stack):
                 "kms-key-arn": self.storage.key.key_arn,
             },
         )
+
+    def cdk_deploy_role_arn(self) -> str:
+        """The CDK bootstrap's CloudFormation execution role (``cdk deploy`` runs as it).
+
+        It creates the endpoint config and monitor job definition when ``cdk deploy`` changes
+        the serving stack while a model is deployed, so the key policy names it too.
+        """
+        synthesizer = self.synthesizer
+        if not isinstance(synthesizer, DefaultStackSynthesizer):  # pragma: no cover
+            raise TypeError("the app must use the DefaultStackSynthesizer")
+        # The ARN carries ${AWS::AccountId}-style placeholders: resolve them with Fn::Sub.
+        return Fn.sub(synthesizer.cloud_formation_execution_role_arn)

@@ -14,9 +14,17 @@ from dataclasses import dataclass
 DATASET_PREFIX = "datasets/input"
 DATA_CAPTURE_PREFIX = "data-capture"
 MONITORING_REPORTS_PREFIX = "monitoring/reports"
+# Batch inference in the data bucket: what to score, the predictions (one prefix per
+# execution under it), and the transform jobs' data capture (one prefix for every job, so the
+# batch monitoring schedule reads them by capture hour).
+BATCH_INPUT_PREFIX = "batch/input"
+BATCH_OUTPUT_PREFIX = "batch/output"
+BATCH_CAPTURE_PREFIX = "batch/data-capture"
+BATCH_MONITORING_REPORTS_PREFIX = "batch/monitoring/reports"
 
-# S3 bucket names are at most 63 characters.
+# S3 bucket names are at most 63 characters, IAM role names 64.
 MAX_BUCKET_NAME = 63
+MAX_ROLE_NAME = 64
 # The one production variant every endpoint config of the project declares.
 VARIANT_NAME = "AllTraffic"
 # Model Monitor's CloudWatch metrics: namespaces and names as SageMaker publishes them.
@@ -56,6 +64,40 @@ class ProjectNames:
         """``base_job_name`` of a pipeline step's job (``<project>-preprocess``, …)."""
         return f"{self.project}-{step}"
 
+    # Batch inference -------------------------------------------------------------------------
+    @property
+    def batch_pipeline(self) -> str:
+        """The batch pipeline: CreateModel from a package version, then a transform job."""
+        return f"{self.project}-batch"
+
+    @property
+    def batch_stack(self) -> str:
+        return f"{self.project}-batch"
+
+    @property
+    def batch_schedule(self) -> str:
+        """The EventBridge Scheduler schedule that starts the batch pipeline."""
+        return f"{self.project}-batch-schedule"
+
+    @property
+    def batch_new_data_rule(self) -> str:
+        """The EventBridge rule that starts the batch pipeline when input data lands."""
+        return f"{self.project}-batch-on-new-data"
+
+    @property
+    def batch_starter_function(self) -> str:
+        """The Lambda that resolves the approved package and starts the batch pipeline."""
+        return f"{self.project}-batch-starter"
+
+    @property
+    def batch_monitoring_schedule(self) -> str:
+        """The data-quality schedule over the transform jobs' capture."""
+        return f"{self.project}-batch-data-quality"
+
+    @property
+    def batch_data_quality_job_definition(self) -> str:
+        return f"{self.project}-batch-dq"
+
     # Stacks ----------------------------------------------------------------------------------
     @property
     def storage_stack(self) -> str:
@@ -92,6 +134,22 @@ class ProjectNames:
                 f"{longest - MAX_BUCKET_NAME}"
             )
         return f"{self.project}-{purpose}-{account}-{region}"
+
+    def role(self, purpose: str, *, region: str) -> str:
+        """An IAM role name, ``<project>-<purpose>-<region>``, fixed at synth.
+
+        Fixed because the storage stack's key policy and the PassRole statements name roles
+        that later stacks create; the region keeps two regional deployments apart (IAM names
+        are global to the account). ``purpose``: pipeline, model, monitor, retrain,
+        cfn-serving, deployer (``infra.shared.role_names``).
+        """
+        name = f"{self.project}-{purpose}-{region}"
+        if len(name) > MAX_ROLE_NAME:
+            raise ValueError(
+                f"IAM role name {name!r} is longer than {MAX_ROLE_NAME} characters; shorten "
+                f"project_name by {len(name) - MAX_ROLE_NAME}"
+            )
+        return name
 
     # Monitoring and alarms -------------------------------------------------------------------
     @property

@@ -133,4 +133,8 @@ def _declare(spec: ParameterSpec) -> Any:
         return ParameterFloat(name=spec.name, default_value=float(spec.default))
     if spec.type == "Boolean":
         return ParameterBoolean(name=spec.name, default_value=bool(spec.default))
-    return ParameterString(name=spec.name, default_value=str(spec.default))
+    return ParameterString(
+        name=spec.name,
+        default_value=str(spec.default),
+        enum_values=list(spec.allowed) if spec.allowed else None,
+    )

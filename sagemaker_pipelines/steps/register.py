@@ -32,7 +32,8 @@ def build_register(
     evaluate: ProcessingStep,
     data_quality: QualityCheckStep,
 ) -> ModelStep:
-    """Register with the ``ModelApprovalStatus`` parameter, metrics and drift baselines."""
+    """Register as ``PendingManualApproval`` (the parameter allows nothing else), with metrics
+    and drift baselines."""
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
     from sagemaker.mlops.workflow.model_step import ModelStep

@@ -28,6 +28,7 @@ REGION = "us-east-1"
 GROUP = "churn-mlops-models"
 STACK = "churn-mlops-serving"
 ARTIFACTS = "churn-mlops-artifacts-123456789012-us-east-1"
+CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-cfn-serving-us-east-1"
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Registry:
     def register(self, *, baselines: bool = True) -> str:
         """A pending model version whose baselines exist in the artifact bucket."""
         self.version += 1
-        prefix = f"executions/exec-{self.version}/baseline"
+        prefix = f"churn-mlops-pipeline/exec-{self.version}/data-quality"
         kwargs: dict[str, Any] = {}
         if baselines:
             for name in ("statistics.json", "constraints.json"):
@@ -64,7 +65,7 @@ class Registry:
                 "Containers": [
                     {
                         "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.2-0",
-                        "ModelDataUrl": f"s3://{ARTIFACTS}/executions/exec-{self.version}/model.tar.gz",
+                        "ModelDataUrl": f"s3://{ARTIFACTS}/churn-mlops-pipeline/exec-{self.version}/train/model.tar.gz",
                     }
                 ],
                 "SupportedContentTypes": ["text/csv", "application/json"],
@@ -119,7 +120,9 @@ def registry(synthesized: Synthesized) -> Iterator[Registry]:
 
 @pytest.fixture
 def deploy(registry: Registry) -> Any:
-    config = deployer.Config(stack_name=STACK, model_package_group=GROUP)
+    config = deployer.Config(
+        stack_name=STACK, model_package_group=GROUP, cloudformation_role_arn=CFN_ROLE
+    )
 
     def run(event: dict[str, Any]) -> deployer.Decision:
         return deployer.deploy_on_approval(
@@ -153,9 +156,16 @@ def test_rule_in_the_template_is_the_tested_pattern(synthesized: Synthesized) ->
     assert rule["EventPattern"] == approval_event_pattern(GROUP)
     function = synthesized.one("Deploy", "AWS::Lambda::Function")["Properties"]
     assert function["Runtime"] == "python3.12"
+    roles = synthesized.resources("Deploy", "AWS::IAM::Role")
+    (cfn_role,) = [
+        logical
+        for logical, role in roles.items()
+        if role["Properties"]["RoleName"] == "churn-mlops-cfn-serving-us-east-1"
+    ]
     assert function["Environment"]["Variables"] == {
         "SERVING_STACK_NAME": STACK,
         "MODEL_PACKAGE_GROUP": GROUP,
+        "CLOUDFORMATION_ROLE_ARN": {"Fn::GetAtt": [cfn_role, "Arn"]},
     }
 
 
@@ -166,12 +176,13 @@ def test_approved_version_becomes_the_served_one(
     registry.set_status(arn, "Approved")
     monkeypatch.setenv("SERVING_STACK_NAME", STACK)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
+    monkeypatch.setenv("CLOUDFORMATION_ROLE_ARN", CFN_ROLE)
     with caplog.at_level(logging.INFO, logger="deploy_on_approval"):
         result = deployer.handler(registry.event(arn), None)  # the Lambda entry point
     assert result["action"] == "deployed"
     parameters = registry.stack_parameters()
     assert parameters["ModelPackageArn"] == arn
-    prefix = f"s3://{ARTIFACTS}/executions/exec-{registry.version}/baseline"
+    prefix = f"s3://{ARTIFACTS}/churn-mlops-pipeline/exec-{registry.version}/data-quality"
     assert parameters["BaselineStatisticsUri"] == f"{prefix}/statistics.json"
     assert parameters["BaselineConstraintsUri"] == f"{prefix}/constraints.json"
     # The update created the conditional endpoint resources (moto names the endpoint after
@@ -242,3 +253,29 @@ def test_version_without_baselines_is_refused(
     assert decision.action == "refused"
     assert registry.stack_parameters() == before
     assert caplog.records[-1].levelno == logging.ERROR
+
+
+def test_the_update_runs_as_the_serving_stack_role_with_the_previous_template(
+    registry: Registry, deploy: Any
+) -> None:
+    """What the Lambda sends: the stack's current template, the dedicated role, nothing else."""
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    sent: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **kwargs: Any) -> None:
+        sent.append(dict(params))
+
+    registry.cloudformation.meta.events.register("provide-client-params.*.UpdateStack", record)
+    try:
+        assert deploy(registry.event(arn)).action == "deployed"
+    finally:
+        registry.cloudformation.meta.events.unregister(
+            "provide-client-params.*.UpdateStack", record
+        )
+    (request,) = sent
+    assert request["UsePreviousTemplate"] is True
+    assert not {"TemplateBody", "TemplateURL"} & set(request)
+    assert request["RoleARN"] == CFN_ROLE
+    stack = registry.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    assert stack["RoleARN"] == CFN_ROLE  # CloudFormation recorded the role it ran as

@@ -134,18 +134,37 @@ def test_sagemaker_actions_are_scoped_to_the_project(synthesized: Synthesized) -
             ), text
 
 
-def test_only_actions_without_resource_level_permissions_use_star(
+# Actions without resource-level permissions, allowed on "*".
+_UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "cloudwatch:GetMetricData",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "application-autoscaling:DescribeScheduledActions",
+}
+
+
+def test_only_actions_without_resource_level_permissions_use_star_unconditioned(
     synthesized: Synthesized,
 ) -> None:
     for stack in ("Pipeline", "Serving", "Deploy"):
         for statement in _policy_statements(synthesized, stack):
-            if "*" in _as_list(statement["Resource"]):
-                assert set(_as_list(statement["Action"])) <= {
-                    "ecr:GetAuthorizationToken",
-                    "cloudwatch:PutMetricData",
-                }, statement
+            if "*" not in _as_list(statement["Resource"]):
+                continue
+            if set(_as_list(statement["Action"])) <= _UNSCOPABLE:
                 if statement["Action"] == "cloudwatch:PutMetricData":
                     assert "cloudwatch:namespace" in json.dumps(statement["Condition"])
+                continue
+            # Scaling writes: a target's ARN is generated, so conditions scope them instead.
+            assert statement["Condition"] == {
+                "StringEquals": {
+                    "application-autoscaling:service-namespace": "sagemaker",
+                    "application-autoscaling:scalable-dimension": (
+                        "sagemaker:variant:DesiredInstanceCount"
+                    ),
+                }
+            }, statement
 
 
 def test_role_passes_itself_only_to_sagemaker(synthesized: Synthesized) -> None:

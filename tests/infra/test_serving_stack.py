@@ -211,3 +211,30 @@ def test_drift_alarm_starts_the_pipeline_when_enabled(canary: Synthesized) -> No
     ]
     assert len(starts) == 1
     assert ":pipeline/churn-mlops-pipeline" in json.dumps(starts[0]["Resource"])
+
+
+def test_with_retraining_an_approval_can_create_the_rule_but_no_role(canary: Synthesized) -> None:
+    from tests.security.policies import (
+        allowing,
+        missing_handler_permissions,
+        role_named,
+        role_statements,
+        service_trust_problems,
+        text,
+    )
+
+    serving = canary.templates["Serving"]["Resources"]
+    conditional = {r["Type"] for r in serving.values() if r.get("Condition") == "HasModelPackage"}
+    assert "AWS::Events::Rule" in conditional
+    assert not {t for t in conditional if t.startswith("AWS::IAM::")}
+    deploy = canary.templates["Deploy"]
+    statements = role_statements(deploy, role_named(deploy, "churn-mlops-cfn-serving-us-east-1"))
+    assert missing_handler_permissions(canary.templates["Serving"], statements) == []
+    to_events = [
+        s
+        for s in allowing(statements, "iam:PassRole")
+        if s["Condition"]["StringEquals"]["iam:PassedToService"] == "events.amazonaws.com"
+    ]
+    (passing,) = to_events
+    assert ":role/churn-mlops-retrain-us-east-1" in text(passing["Resource"])
+    assert service_trust_problems(canary.templates) == []

@@ -31,6 +31,7 @@ from botocore.stub import Stubber
 from infra.deploy.runtime import handler as deployer
 
 REGION = "us-east-1"
+CFN_ROLE = "arn:aws:iam::123456789012:role/churn-cfn-serving-us-east-1"
 # The moto server is shared by the test session, so each test gets its own names.
 _NAMES = itertools.count(1)
 DEPLOY_KEYS = ("ModelPackageArn", "BaselineStatisticsUri", "BaselineConstraintsUri")
@@ -69,7 +70,11 @@ class World:
     bucket: str
     versions: int = 0
 
-    def approved_package(self, *, baselines: bool = True, upload: bool = True) -> str:
+    def approved_package(
+        self, *, baselines: bool = True, upload: bool = True, registered_as: str = "Pending"
+    ) -> str:
+        """A version registered as the pipeline does (pending), then approved by a reviewer;
+        ``registered_as="Approved"`` registers it approved instead (what IAM now forbids)."""
         self.versions += 1
         prefix = f"exec-{self.versions}/data-quality"
         extra: dict[str, Any] = {}
@@ -91,7 +96,9 @@ class World:
             }
         arn = self.sagemaker.create_model_package(
             ModelPackageGroupName=self.group,
-            ModelApprovalStatus="Approved",
+            ModelApprovalStatus=(
+                "Approved" if registered_as == "Approved" else "PendingManualApproval"
+            ),
             InferenceSpecification={
                 "Containers": [
                     {
@@ -104,6 +111,8 @@ class World:
             },
             **extra,
         )["ModelPackageArn"]
+        if registered_as != "Approved":
+            self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
         return str(arn)
 
     def parameters(self) -> dict[str, str]:
@@ -133,6 +142,7 @@ def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wor
     stack, group, bucket = (f"churn-{kind}-{number}" for kind in ("serving", "models", "artifacts"))
     monkeypatch.setenv("SERVING_STACK_NAME", stack)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", group)
+    monkeypatch.setenv("CLOUDFORMATION_ROLE_ARN", CFN_ROLE)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)  # what handler()'s own clients use
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with warnings.catch_warnings():
@@ -159,7 +169,11 @@ def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wor
 def deploy(world: World, event: dict[str, Any], **clients: Any) -> deployer.Decision:
     return deployer.deploy_on_approval(
         event,
-        config=deployer.Config(stack_name=world.stack, model_package_group=world.group),
+        config=deployer.Config(
+            stack_name=world.stack,
+            model_package_group=world.group,
+            cloudformation_role_arn=CFN_ROLE,
+        ),
         sagemaker=clients.get("sagemaker", world.sagemaker),
         cloudformation=clients.get("cloudformation", world.cloudformation),
         s3=clients.get("s3", world.s3),
@@ -191,6 +205,25 @@ def test_a_package_without_drift_baselines_is_refused_with_one_line_and_no_updat
         f"decision=refused model_package={arn} reason=no DriftCheckBaselines.ModelDataQuality "
         "statistics/constraints"
     ]
+    assert caplog.records[-1].levelno == logging.ERROR
+    assert world.parameters() == before
+
+
+def test_a_package_registered_as_approved_is_refused_with_one_line_and_no_update(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Approval must come from the registry: a version created Approved (bypassing review) is
+    not deployed, even with an Approved event and baselines in place."""
+    before = world.parameters()
+    arn = world.approved_package(registered_as="Approved")
+    assert world.sagemaker.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == (
+        "Approved"
+    )
+    with caplog.at_level(logging.INFO, logger="deploy_on_approval"):
+        decision = deploy(world, world.event(arn))
+    assert decision.action == "refused"
+    [line] = handler_lines(caplog)
+    assert line.startswith(f"decision=refused model_package={arn} reason=registered as Approved")
     assert caplog.records[-1].levelno == logging.ERROR
     assert world.parameters() == before
 

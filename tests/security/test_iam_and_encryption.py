@@ -17,19 +17,50 @@ import pytest
 from tests.infra.conftest import Synthesized
 
 # (stack, action, resource) → why a wildcard is unavoidable.
-ACKNOWLEDGED: dict[tuple[str, str, str], str] = {
-    (stack, "ecr:GetAuthorizationToken", "*"): (
-        "GetAuthorizationToken has no resource-level permissions (AWS service authorization "
-        "reference); it only returns a registry login token, image pulls stay repository-scoped"
-    )
-    for stack in ("Pipeline", "Serving")
-} | {
-    (stack, "cloudwatch:PutMetricData", "*"): (
-        "PutMetricData has no resource-level permissions; SageMaker containers publish job "
-        "and endpoint metrics with it (a cloudwatch:namespace condition may narrow it)"
-    )
-    for stack in ("Pipeline", "Serving")
-}
+ACKNOWLEDGED: dict[tuple[str, str, str], str] = (
+    {
+        (stack, "ecr:GetAuthorizationToken", "*"): (
+            "GetAuthorizationToken has no resource-level permissions (AWS service authorization "
+            "reference); it only returns a registry login token, image pulls stay repository-scoped"
+        )
+        for stack in ("Pipeline", "Serving")
+    }
+    | {
+        (stack, "cloudwatch:PutMetricData", "*"): (
+            "PutMetricData has no resource-level permissions; SageMaker containers publish job "
+            "and endpoint metrics with it (a cloudwatch:namespace condition may narrow it)"
+        )
+        for stack in ("Pipeline", "Serving")
+    }
+    | {
+        ("Deploy", action, "*"): (
+            "Application Auto Scaling Describe* and cloudwatch:GetMetricData have no resource-level "
+            "permissions; the serving stack's CloudFormation role calls them for the endpoint's "
+            "scalable target and target-tracking policy"
+        )
+        for action in (
+            "application-autoscaling:DescribeScalableTargets",
+            "application-autoscaling:DescribeScalingPolicies",
+            "application-autoscaling:DescribeScheduledActions",
+            "cloudwatch:GetMetricData",
+        )
+    }
+    | {
+        ("Deploy", action, "*"): (
+            "A scalable target's ARN is generated at registration, so it cannot be named; the "
+            "statement's conditions limit these writes to SageMaker endpoint variants' instance "
+            "counts (application-autoscaling:service-namespace / scalable-dimension)"
+        )
+        for action in (
+            "application-autoscaling:RegisterScalableTarget",
+            "application-autoscaling:DeregisterScalableTarget",
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:DeleteScalingPolicy",
+            "application-autoscaling:PutScheduledAction",
+            "application-autoscaling:DeleteScheduledAction",
+        )
+    }
+)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -107,6 +138,11 @@ def test_endpoint_storage_and_data_capture_use_the_project_key(
 def test_the_served_model_runs_network_isolated(synthesized: Synthesized) -> None:
     model = synthesized.one("Serving", "AWS::SageMaker::Model")["Properties"]
     assert model["EnableNetworkIsolation"] is True
+
+
+def test_the_data_quality_monitor_runs_network_isolated(synthesized: Synthesized) -> None:
+    job = synthesized.one("Serving", "AWS::SageMaker::DataQualityJobDefinition")["Properties"]
+    assert job["NetworkConfig"] == {"EnableNetworkIsolation": True}
 
 
 def test_the_data_quality_monitor_encrypts_its_volume_and_reports(

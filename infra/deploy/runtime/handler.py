@@ -2,14 +2,19 @@
 
 Triggered by EventBridge on "SageMaker Model Package State Change" for the project's model
 package group. For an approved package it reads the data-quality drift-check baselines from
-the registry and calls CloudFormation ``UpdateStack`` with the previous template and the new
-``ModelPackageArn`` / baseline parameters (every other parameter keeps its value), so the
-endpoint stays CloudFormation-managed and CloudFormation runs the blue/green rollout.
+the registry and calls CloudFormation ``UpdateStack`` with the previous template (never another
+one), the serving stack's own CloudFormation role, and the new ``ModelPackageArn`` / baseline
+parameters (every other parameter keeps its value), so the endpoint stays CloudFormation-managed
+and CloudFormation runs the blue/green rollout.
 
 Anything else is a no-op with one log line saying why: a pending or rejected package, a
 package no longer approved by the time the event arrives, the version already deployed (a
-repeated event), or a package without baselines. Plain boto3 + stdlib: runs on the Lambda
-Python runtime as is.
+repeated event), a package without baselines, or a package that was *created* Approved.
+Approval is a reviewer's ``UpdateModelPackage``; the pipeline registers every version as
+``PendingManualApproval``. A package approved by an update was modified after it was
+created (``LastModifiedTime`` later than ``CreationTime``); one registered as Approved and
+never updated has no such modification, and is refused. Plain boto3 + stdlib: runs on the
+Lambda Python runtime as is.
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ _IN_PROGRESS = "_IN_PROGRESS state"  # ValidationError: "… is in UPDATE_IN_PRO
 class Config:
     stack_name: str
     model_package_group: str
+    cloudformation_role_arn: str  # the role CloudFormation runs the update as
 
     @classmethod
     def from_env(cls) -> Config:
         return cls(
             stack_name=os.environ["SERVING_STACK_NAME"],
             model_package_group=os.environ["MODEL_PACKAGE_GROUP"],
+            cloudformation_role_arn=os.environ["CLOUDFORMATION_ROLE_ARN"],
         )
 
 
@@ -102,6 +109,13 @@ def deploy_on_approval(
         return Decision(
             "ignored", arn, f"now {package.get('ModelApprovalStatus')!r} in the registry"
         ).log()
+    if not _approved_after_registration(package):
+        return Decision(
+            "refused",
+            arn,
+            "registered as Approved, never approved in the registry (the pipeline registers "
+            "PendingManualApproval; set it to PendingManualApproval, then approve it)",
+        ).log()
     baselines = _data_quality_baselines(package)
     if baselines is None:
         return Decision(
@@ -137,6 +151,7 @@ def deploy_on_approval(
             UsePreviousTemplate=True,
             Parameters=parameters,
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+            RoleARN=config.cloudformation_role_arn,
         )
     except ClientError as error:
         if _NO_UPDATES in str(error):
@@ -149,6 +164,18 @@ def deploy_on_approval(
     return Decision(
         "deployed", arn, f"updating {config.stack_name} (previous package: {previous})"
     ).log()
+
+
+def _approved_after_registration(package: dict[str, Any]) -> bool:
+    """True when the package was modified after it was created (its approval came later).
+
+    ``CreateModelPackage`` sets ``CreationTime`` only; ``UpdateModelPackage`` (an approval)
+    sets ``LastModifiedTime``. A package created Approved and never updated has no later
+    modification.
+    """
+    created = package.get("CreationTime")
+    modified = package.get("LastModifiedTime")
+    return created is not None and modified is not None and modified > created
 
 
 def _data_quality_baselines(package: dict[str, Any]) -> tuple[str, str] | None:
