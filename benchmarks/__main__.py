@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("serving", "monitoring", "pipeline", "load")
+BENCHMARKS = ("serving", "monitoring", "pipeline", "load", "shutdown")
 
 
 def main(argv: list[str]) -> int:

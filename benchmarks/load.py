@@ -170,7 +170,7 @@ def _digest(body: bytes) -> str:
     return hashlib.sha1(body, usedforsecurity=False).hexdigest()
 
 
-def _check_answer(kind: RequestKind, status: int, payload: bytes) -> str | None:
+def check_answer(kind: RequestKind, status: int, payload: bytes) -> str | None:
     """None when the answer is a 200 with one prediction per row sent, else what is wrong."""
     if status != 200:
         return f"HTTP {status}: {payload[:200]!r}"
@@ -205,7 +205,7 @@ def _client(
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
-                error = _check_answer(kind, response.status, payload)
+                error = check_answer(kind, response.status, payload)
             except (OSError, http.client.HTTPException, ValueError) as failure:
                 error = f"{type(failure).__name__}: {failure}"
                 connection.close()

@@ -4,23 +4,45 @@
 model (``code/inference.py`` inside ``model.tar.gz``) and answers boto3's ``invoke_endpoint``.
 ``invoke`` sends a file through boto3 too (batched under the payload limit by the project's
 application client), so it exercises exactly what an application does, locally or on AWS.
+
+Stopping ``serve`` (SIGTERM or Ctrl-C) is graceful: the signal handler only asks the server to
+stop; it stops accepting, answers every request it already accepted, flushes data capture and
+exits 0. A second signal stops without waiting for requests. ``kill -9`` loses at most the last
+second of capture (its flush interval). While serving, ``.mlops/endpoints/<name>.json`` names
+the URL and the serving process, so ``invoke --local`` finds it and can tell a record left
+behind by a killed server from a running one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mlops.cli.context import aws_target, state
+from mlops.cli.context import aws_target
+from mlops.cli.schema import (
+    DropColumnsOption,
+    IdColumnOption,
+    PositiveLabelOption,
+    ProblemTypeOption,
+    SchemaFlags,
+    TargetOption,
+    model_schema_mismatch,
+    schema_settings,
+)
 from mlops.core.errors import UserError
 from mlops.core.media import BY_SUFFIX, REQUEST_TYPES, RESPONSE_TYPES
 from mlops.local_runtime.aws import DEFAULT_STATE_DIR
+
+if TYPE_CHECKING:
+    from mlops.local_runtime.serving import LocalEndpoint
 
 app = typer.Typer(
     help="Serve a model locally behind the sagemaker-runtime API and invoke endpoints.",
@@ -67,8 +89,14 @@ def serve(
     name: Annotated[
         str | None, typer.Option("--name", help="Endpoint name (default from settings).")
     ] = None,
+    target_column: TargetOption = None,
+    problem_type: ProblemTypeOption = None,
+    positive_label: PositiveLabelOption = None,
+    drop_columns: DropColumnsOption = None,
+    id_column: IdColumnOption = None,
 ) -> None:
-    """Serve a model like a SageMaker endpoint on 127.0.0.1 until Ctrl-C."""
+    """Serve a model like a SageMaker endpoint on 127.0.0.1 until Ctrl-C (warns when the
+    model was trained on another target or problem type than the schema names)."""
     if not local:
         raise UserError(
             "only --local serving is available here; the AWS endpoint is deployed by the CDK stack"
@@ -76,7 +104,8 @@ def serve(
     sources = [model is not None, model_package is not None, latest_approved]
     if sum(sources) != 1:
         raise UserError("give exactly one of --model PATH, --model-package ARN, --latest-approved")
-    settings = state(ctx).settings()
+    flags = SchemaFlags(target_column, problem_type, positive_label, drop_columns, id_column)
+    settings = schema_settings(ctx, flags)
     endpoint_name = name or settings.names.endpoint
 
     from mlops.local_runtime.serving import CaptureConfig, EndpointOptions, LocalEndpoint
@@ -102,6 +131,9 @@ def serve(
             raise UserError(str(error)) from None
         typer.echo(f"model package {package.arn} ({package.approval_status})", err=True)
         artifact = package.model_data_url
+    mismatch = model_schema_mismatch(settings.dataset, artifact, s3)
+    if mismatch:
+        typer.echo(f"warning: {mismatch}", err=True)
     capture_config = None
     if capture:
         capture_config = CaptureConfig(
@@ -114,39 +146,88 @@ def serve(
             endpoint_name=endpoint_name,
             s3_client=s3,
         )
-    endpoint = LocalEndpoint(
-        artifact,
-        EndpointOptions(
-            endpoint_name=endpoint_name,
-            port=port,
-            capture=capture_config,
-            region=settings.region,
-        ),
-        s3_client=s3,
-    )
-    _log_like_the_container()
-    record = DEFAULT_STATE_DIR / ENDPOINTS_DIR / f"{endpoint_name}.json"
-    _stop_on_sigterm()
-    try:
-        endpoint.start()
-        record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"endpoint_name": endpoint_name, "url": endpoint.url}))
-        typer.echo(f"serving endpoint {endpoint_name} at {endpoint.url} (Ctrl-C to stop)")
-        typer.echo(
-            f"  boto3.client('sagemaker-runtime', endpoint_url='{endpoint.url}')"
-            f".invoke_endpoint(EndpointName='{endpoint_name}', ...)",
-            err=True,
-        )
-        endpoint.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        endpoint.stop()
-        record.unlink(missing_ok=True)
-        if endpoint.capture is not None:
-            typer.echo(
-                f"captured {endpoint.capture.records_written} record(s) to {capture}", err=True
+    stopper = _GracefulStop()
+    with stopper.installed():
+        try:
+            endpoint = LocalEndpoint(
+                artifact,
+                EndpointOptions(
+                    endpoint_name=endpoint_name,
+                    port=port,
+                    capture=capture_config,
+                    region=settings.region,
+                ),
+                s3_client=s3,
             )
+        except KeyboardInterrupt:  # a signal during the load; LocalEndpoint removed its files
+            typer.echo("stopped while loading the model: nothing was served", err=True)
+            raise  # typer exits 130
+        stopper.endpoint = endpoint
+        _log_like_the_container()
+        record = DEFAULT_STATE_DIR / ENDPOINTS_DIR / f"{endpoint_name}.json"
+        try:
+            endpoint.start()
+            record.parent.mkdir(parents=True, exist_ok=True)
+            record.write_text(
+                json.dumps(
+                    {"endpoint_name": endpoint_name, "url": endpoint.url, "pid": os.getpid()}
+                )
+            )
+            typer.echo(f"serving endpoint {endpoint_name} at {endpoint.url} (Ctrl-C to stop)")
+            typer.echo(
+                f"  boto3.client('sagemaker-runtime', endpoint_url='{endpoint.url}')"
+                f".invoke_endpoint(EndpointName='{endpoint_name}', ...)",
+                err=True,
+            )
+            endpoint.wait()  # returns once a signal has asked the server to stop and it drained
+        finally:
+            endpoint.stop()
+            record.unlink(missing_ok=True)
+            if endpoint.capture is not None:
+                typer.echo(
+                    f"captured {endpoint.capture.records_written} record(s) to {capture}",
+                    err=True,
+                )
+        typer.echo(f"stopped endpoint {endpoint_name}", err=True)
+
+
+class _GracefulStop:
+    """The SIGTERM / SIGINT handler of ``serve``: ask the endpoint to drain, never raise.
+
+    Raising from a signal handler (as ``KeyboardInterrupt`` does) interrupts whatever the main
+    thread is doing, e.g. ``Thread.join`` in ``LocalEndpoint.wait``: the process then closed
+    data capture while requests were still being answered (HTTP 500s). Here the first signal
+    only sets the server's exit flag; uvicorn then stops accepting, answers what it accepted,
+    and the app's shutdown flushes capture. A second signal forces the exit. Before the
+    endpoint exists (the model is loading) there is nothing to drain, so the load is
+    interrupted as Ctrl-C would.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.endpoint: LocalEndpoint | None = None
+        self.received = 0
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        if self.endpoint is None:
+            raise KeyboardInterrupt
+        self.endpoint.request_stop(force=self.received > 1)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """This handler for SIGTERM and SIGINT within the block; the previous ones after."""
+        try:
+            previous = {number: signal.signal(number, self) for number in self.SIGNALS}
+        except ValueError:  # not the main thread (an embedding application): leave signals
+            yield
+            return
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 @app.command()
@@ -181,9 +262,21 @@ def invoke(
     endpoint_url: Annotated[
         str | None, typer.Option("--endpoint-url", help="Explicit runtime URL.")
     ] = None,
+    target: TargetOption = None,
+    problem_type: ProblemTypeOption = None,
+    positive_label: PositiveLabelOption = None,
+    drop_columns: DropColumnsOption = None,
+    id_column: IdColumnOption = None,
 ) -> None:
-    """Send a file through boto3 invoke_endpoint (batched) and print the predictions."""
-    settings = state(ctx).settings()
+    """Send a file through boto3 invoke_endpoint and print the predictions.
+
+    With a CSV header (or JSON objects) the schema's id, target and drop columns are left out;
+    rows that carry the id column go one per request with the id as InferenceId (what
+    `monitor ground-truth` joins labels on), other rows in batches under the payload limit."""
+    from mlops.cli.invoke_rows import read_rows
+
+    flags = SchemaFlags(target, problem_type, positive_label, drop_columns, id_column)
+    settings = schema_settings(ctx, flags)
     name = endpoint or settings.names.endpoint
     media = (content_type or BY_SUFFIX.get(data.suffix.lower(), "")).split(";")[0].strip()
     if media not in REQUEST_TYPES:
@@ -214,50 +307,64 @@ def invoke(
         **credentials,
     )
     endpoint_client = EndpointClient(name, runtime_client=runtime)
+    rows = read_rows(data, media, header=header, schema=settings.dataset)
+    if rows.dropped:
+        typer.echo(f"left out the schema's column(s) {', '.join(rows.dropped)}", err=True)
     try:
-        if media == "text/csv":
-            lines = data.read_text(encoding="utf-8").splitlines()
-            rows = [line for line in lines[1 if header else 0 :] if line.strip()]
-            predictions = endpoint_client.predict_csv(rows)
+        if rows.inference_ids is not None:  # one request per row, named by its id
+            predictions = [
+                answer
+                for inference_id, row in zip(
+                    rows.inference_ids, rows.csv_lines or rows.records, strict=True
+                )
+                for answer in (
+                    endpoint_client.predict_csv([row], inference_id=inference_id)
+                    if media == "text/csv"
+                    else endpoint_client.predict_records([row], inference_id=inference_id)
+                )
+            ]
+        elif media == "text/csv":
+            predictions = endpoint_client.predict_csv(rows.csv_lines)
         else:
-            predictions = endpoint_client.predict_records(_json_instances(data, media))
+            predictions = endpoint_client.predict_records(rows.records)
     except EndpointClientError as error:
         raise UserError(f"{name}: {error}") from error
     if accept == "application/json":
-        document = {
-            "predictions": [{"probability": p.probability, "label": p.label} for p in predictions]
-        }
+        document = {"predictions": [p.to_json() for p in predictions]}
         typer.echo(json.dumps(document, indent=2))
     else:
-        typer.echo("\n".join(f"{p.probability:.6f},{p.label}" for p in predictions))
+        typer.echo("\n".join(p.csv_row() for p in predictions))
     typer.echo(
         f"{len(predictions)} prediction(s) from {name} in {endpoint_client.requests_sent} request(s)",
         err=True,
     )
 
 
-def _json_instances(path: Path, media: str) -> list[Any]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        if media == "application/jsonlines":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise UserError(f"{path}: invalid JSON ({error})") from error
-    instances = document.get("instances") if isinstance(document, dict) else document
-    if not isinstance(instances, list):
-        raise UserError(f'{path}: expected {{"instances": [...]}} or a list of instances')
-    return instances
-
-
 def _running_local_url(name: str) -> str:
+    """The URL ``serve`` recorded for ``name``; a record whose process is gone is removed."""
     record = DEFAULT_STATE_DIR / ENDPOINTS_DIR / f"{name}.json"
+    start = "start `mlops endpoint serve --local ...` or pass --port / --endpoint-url"
     if not record.exists():
+        raise UserError(f"no local endpoint {name} is running: {start}")
+    entry = json.loads(record.read_text())
+    pid = entry.get("pid")
+    if isinstance(pid, int) and not _process_alive(pid):
+        record.unlink(missing_ok=True)
         raise UserError(
-            f"no local endpoint {name} is running: start `mlops endpoint serve --local ...` "
-            "or pass --port / --endpoint-url"
+            f"the local endpoint {name} is not running (its server, process {pid}, was killed; "
+            f"its stale {record} is removed now): {start}"
         )
-    return str(json.loads(record.read_text())["url"])
+    return str(entry["url"])
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _log_like_the_container() -> None:
@@ -268,13 +375,3 @@ def _log_like_the_container() -> None:
     logging.basicConfig(
         format="%(asctime)s %(levelname)s - %(name)s - %(message)s", level=logging.INFO
     )
-
-
-def _stop_on_sigterm() -> None:
-    """SIGTERM ends ``serve`` like Ctrl-C, so captured records are flushed before exit."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    if sys.platform != "win32":
-        signal.signal(signal.SIGTERM, handler)

@@ -16,8 +16,11 @@ verbatim), ``BASE64`` for anything else. The defaults equal what ``infra/serving
 on the real endpoint (without that header SageMaker would base64-encode everything).
 
 Records are buffered and written as a new file per flush (S3 objects cannot be appended to),
-when the buffer passes ``max_buffer_bytes``, every ``flush_interval_seconds``, and on
-``close()``, so nothing accepted is lost at shutdown. All methods are thread-safe.
+when the buffer passes ``max_buffer_bytes``, every ``flush_interval_seconds`` (1 s; a timer
+thread, so an idle endpoint flushes too), and on ``close()``, so nothing accepted is lost at a
+graceful shutdown, and a process killed outright (SIGKILL, OOM) loses at most the records of
+its last second. A local file appears whole or not at all (written aside, then renamed). All
+methods are thread-safe.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class CaptureConfig:
     csv_content_types: Sequence[str] = CAPTURED_AS_CSV
     json_content_types: Sequence[str] = CAPTURED_AS_JSON
     max_buffer_bytes: int = 1_000_000
-    flush_interval_seconds: float = 5.0
+    flush_interval_seconds: float = 1.0  # what a SIGKILL can lose, at most
     s3_client: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

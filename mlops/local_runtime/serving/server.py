@@ -1,8 +1,18 @@
 """Run the local endpoint: in a background thread (tests, the demo) or blocking (the CLI).
 
 uvicorn serves the Starlette app on 127.0.0.1; port 0 picks a free port, read back once the
-socket is bound. Stopping asks uvicorn to exit, which runs the app's shutdown (flushing data
-capture) before the thread ends, so a stopped endpoint has written every captured record.
+socket is bound.
+
+Stopping is uvicorn's graceful shutdown, in this order: stop accepting connections, close the
+idle keep-alive ones, let every request already accepted finish and answer (up to
+``GRACEFUL_SHUTDOWN_SECONDS``), then the app's shutdown flushes and closes data capture, then
+the serving thread ends. So a stopped endpoint has answered everything it accepted and written
+every captured record. ``request_stop()`` only *asks* for that (a flag uvicorn's loop polls
+every 0.1 s), which is all a signal handler may do: raising from the handler instead
+interrupts whatever the main thread is in (``Thread.join``), and the process would close
+capture while requests were still being answered.
+
+A model that cannot be loaded is one ``UserError`` and leaves no work directory behind.
 """
 
 from __future__ import annotations
@@ -27,6 +37,8 @@ from mlops.local_runtime.serving.artifact import ServedModel, load_served_model,
 from mlops.local_runtime.serving.capture import CaptureConfig, CaptureWriter
 
 _START_TIMEOUT_SECONDS = 30.0
+GRACEFUL_SHUTDOWN_SECONDS = 10  # in-flight requests still running after this are cancelled
+_STOP_MARGIN_SECONDS = 5.0  # beyond the graceful timeout, for capture's final flush
 
 
 @dataclass(frozen=True)
@@ -81,14 +93,19 @@ class LocalEndpoint:
         self.options = options or EndpointOptions()
         self._owned_dir = work_dir is None
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="mlops-endpoint-"))
-        archive = fetch_artifact(model, self.work_dir / "download", s3_client=s3_client)
-        model_dir = unpack_model(archive, self.work_dir / "model")
-        self.served: ServedModel = load_served_model(model_dir)
+        try:
+            archive = fetch_artifact(model, self.work_dir / "download", s3_client=s3_client)
+            model_dir = unpack_model(archive, self.work_dir / "model")
+            self.served: ServedModel = load_served_model(model_dir, source=str(model))
+        except BaseException:  # a failed load (or Ctrl-C during it) leaves no directory behind
+            self._remove_work_dir()
+            raise
         self.stats = InvocationStats()
         self.capture = CaptureWriter(self.options.capture) if self.options.capture else None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
+        self._stop_requested = False  # a stop asked for before the server existed still counts
 
     @property
     def url(self) -> str:
@@ -102,6 +119,7 @@ class LocalEndpoint:
         if self._thread is not None:
             return self
         self._server = uvicorn.Server(self._config())
+        self._server.should_exit = self._stop_requested
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="local-endpoint")
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
@@ -117,15 +135,33 @@ class LocalEndpoint:
         return self
 
     def wait(self) -> None:
-        """Block until the server stops (the CLI's foreground mode; Ctrl-C interrupts it)."""
+        """Block until the server has stopped (the CLI's foreground mode).
+
+        Returns after ``request_stop()`` (e.g. from a signal handler) once the server has
+        drained; pair it with ``stop()`` to flush capture and remove the work directory.
+        """
         while self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=0.5)
 
-    def stop(self) -> None:
-        """Stop serving and flush data capture; idempotent."""
-        if self._server is not None and self._thread is not None:
+    def request_stop(self, *, force: bool = False) -> None:
+        """Ask the server to shut down gracefully (``force``: without waiting for requests).
+
+        Safe to call from a signal handler: it only sets uvicorn's flags.
+        """
+        self._stop_requested = True
+        if self._server is not None:
             self._server.should_exit = True
-            self._thread.join(timeout=30)
+            if force:
+                self._server.force_exit = True
+
+    def stop(self) -> None:
+        """Stop serving (draining in-flight requests), flush data capture; idempotent."""
+        if self._server is not None and self._thread is not None:
+            self.request_stop()
+            self._thread.join(timeout=GRACEFUL_SHUTDOWN_SECONDS + _STOP_MARGIN_SECONDS)
+            if self._thread.is_alive():  # a request outlived the graceful timeout: give up on it
+                self.request_stop(force=True)
+                self._thread.join(timeout=_STOP_MARGIN_SECONDS)
             self._thread = None
         self._cleanup()
 
@@ -158,11 +194,14 @@ class LocalEndpoint:
             log_level="warning",
             access_log=False,
             lifespan="on",
-            timeout_graceful_shutdown=10,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
 
     def _cleanup(self) -> None:
         if self.capture is not None:
             self.capture.close()
+        self._remove_work_dir()
+
+    def _remove_work_dir(self) -> None:
         if self._owned_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
