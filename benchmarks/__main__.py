@@ -10,7 +10,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("serving", "monitoring", "pipeline", "load", "shutdown")
+BENCHMARKS = ("serving", "monitoring", "pipeline", "load", "shutdown", "local_state")
 
 
 def main(argv: list[str]) -> int:

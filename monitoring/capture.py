@@ -51,6 +51,8 @@ class CaptureRecord:
     endpoint_input: Payload | None
     endpoint_output: Payload | None
     inference_id: str | None = None
+    source: str = ""  # the file (or s3:// object) and 1-based line it was read from
+    line: int = 0
 
     @property
     def merge_id(self) -> str:
@@ -69,48 +71,89 @@ class GroundTruthRecord:
 # --- locating and reading JSON lines -------------------------------------------------------
 
 
-def iter_json_lines(source: Path | str, *, s3_client: Any = None) -> Iterator[dict[str, Any]]:
-    """Every JSON object in the ``*.jsonl`` files under a directory, a file or an S3 prefix.
+@dataclass(frozen=True)
+class SkippedLine:
+    """A capture or ground-truth line left out, and why: one bad line (or object) never
+    stops a monitoring execution, and none is dropped without being counted and named.
 
-    Files are read in key order, which for the hour partitions is time order.
+    ``line`` is 1-based; 0 means the whole file (it could not be read at all).
     """
-    for name, text in _files(source, s3_client):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+
+    source: str
+    line: int
+    reason: str  # short and shared by lines alike: "not UTF-8", "not JSON", …
+    detail: str = ""
+
+
+def iter_json_lines(
+    source: Path | str,
+    *,
+    s3_client: Any = None,
+    skipped: list[SkippedLine] | None = None,
+) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    """``(file, line number, object)`` for every JSON object in the ``*.jsonl`` files under a
+    directory, a file or an S3 prefix.
+
+    Files are read in key order, which for the hour partitions is time order. A line that is
+    not UTF-8, not JSON or not an object, and a file that cannot be read, are appended to
+    ``skipped`` and left out. Lines end at ``\n`` only: a U+2028 inside a JSON string is text.
+    """
+    problems = skipped if skipped is not None else []
+    for name, data in _files(source, s3_client, problems):
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte-order mark
+            if not raw.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise MonitoringInputError(f"{name} line {number} is not JSON: {error}") from None
-            if isinstance(record, dict):
-                yield record
+            record = _json_object(raw)
+            if isinstance(record, SkippedLine):
+                problems.append(SkippedLine(name, number, record.reason, record.detail))
+            else:
+                yield name, number, record
 
 
-def _files(source: Path | str, s3_client: Any) -> Iterator[tuple[str, str]]:
+def _json_object(raw: bytes) -> dict[str, Any] | SkippedLine:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return SkippedLine(
+            "", 0, "not UTF-8", f"byte 0x{raw[error.start]:02x} at column {error.start + 1}"
+        )
+    try:
+        record = _loads(text)
+    except json.JSONDecodeError as error:
+        return SkippedLine("", 0, "not JSON", f"{error.msg} at column {error.colno}")
+    except ValueError as error:  # nested too deeply, an integer too long to convert
+        return SkippedLine("", 0, "not JSON", str(error))
+    if not isinstance(record, dict):
+        return SkippedLine("", 0, "not a JSON object", type(record).__name__)
+    return record
+
+
+def _files(
+    source: Path | str, s3_client: Any, skipped: list[SkippedLine]
+) -> Iterator[tuple[str, bytes]]:
     text_source = str(source)
     if is_s3(text_source):
         if s3_client is None:
             raise MonitoringInputError(f"reading {text_source} needs an S3 client")
-        yield from _s3_files(text_source, s3_client)
+        yield from _s3_files(text_source, s3_client, skipped)
         return
     path = Path(source)
     if path.is_file():
-        yield str(path), _read_text(path)
-        return
-    if not path.is_dir():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(path.rglob("*.jsonl"))
+    else:
         raise MonitoringInputError(f"capture location not found: {path}")
-    for file in sorted(path.rglob("*.jsonl")):
-        yield str(file), _read_text(file)
+    for file in files:
+        try:
+            yield str(file), file.read_bytes()
+        except OSError as error:
+            skipped.append(SkippedLine(str(file), 0, "cannot read", error.strerror or str(error)))
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise MonitoringInputError(f"cannot read {path}: {error}") from None
-
-
-def _s3_files(uri: str, s3_client: Any) -> Iterator[tuple[str, str]]:
+def _s3_files(uri: str, s3_client: Any, skipped: list[SkippedLine]) -> Iterator[tuple[str, bytes]]:
     bucket, prefix = split_s3_uri(uri)
     keys: list[str] = []
     try:
@@ -118,11 +161,33 @@ def _s3_files(uri: str, s3_client: Any) -> Iterator[tuple[str, str]]:
             Bucket=bucket, Prefix=prefix
         ):
             keys.extend(o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl"))
-        for key in sorted(keys):
-            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-            yield f"s3://{bucket}/{key}", body.decode("utf-8")
     except s3_client.exceptions.ClientError as error:
         raise MonitoringInputError(f"cannot read {uri}: {error}") from None
+    for key in sorted(keys):
+        name = f"s3://{bucket}/{key}"
+        try:
+            body = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3_client.exceptions.ClientError as error:  # e.g. deleted since the listing
+            skipped.append(SkippedLine(name, 0, "cannot read", str(error)))
+            continue
+        yield name, bytes(body)
+
+
+def summarize_skipped(skipped: Sequence[SkippedLine], *, examples: int = 5) -> list[str]:
+    """One line per file: how many of its lines were left out, by reason, with line numbers."""
+    by_file: dict[str, dict[str, list[int]]] = {}
+    for item in skipped:
+        by_file.setdefault(item.source, {}).setdefault(item.reason, []).append(item.line)
+    lines = []
+    for source, reasons in by_file.items():
+        parts = []
+        for reason, numbers in reasons.items():
+            shown = ", ".join(str(n) for n in numbers[:examples] if n)
+            more = f" and {len(numbers) - examples} more" if len(numbers) > examples else ""
+            where = f" (line {shown}{more})" if shown else ""
+            parts.append(f"{len(numbers)} {reason}{where}")
+        lines.append(f"{source}: {'; '.join(parts)}")
+    return lines
 
 
 def _payload(raw: Any) -> Payload | None:
@@ -135,14 +200,20 @@ def _payload(raw: Any) -> Payload | None:
     )
 
 
-def read_capture(source: Path | str, *, s3_client: Any = None) -> list[CaptureRecord]:
-    """The capture records under ``source`` (records without captureData are skipped)."""
+def read_capture(
+    source: Path | str, *, s3_client: Any = None, skipped: list[SkippedLine] | None = None
+) -> list[CaptureRecord]:
+    """The capture records under ``source``; lines that are not capture records (no
+    ``captureData``) or not readable go to ``skipped``."""
+    problems = skipped if skipped is not None else []
     records = []
-    for raw in iter_json_lines(source, s3_client=s3_client):
+    for name, number, raw in iter_json_lines(source, s3_client=s3_client, skipped=problems):
         capture = raw.get("captureData")
         if not isinstance(capture, dict):
+            problems.append(SkippedLine(name, number, "no captureData"))
             continue
-        metadata = raw.get("eventMetadata") or {}
+        metadata = raw.get("eventMetadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
         inference_id = metadata.get("inferenceId")
         records.append(
             CaptureRecord(
@@ -151,22 +222,31 @@ def read_capture(source: Path | str, *, s3_client: Any = None) -> list[CaptureRe
                 endpoint_input=_payload(capture.get("endpointInput")),
                 endpoint_output=_payload(capture.get("endpointOutput")),
                 inference_id=str(inference_id) if inference_id else None,
+                source=name,
+                line=number,
             )
         )
     return records
 
 
-def read_ground_truth(source: Path | str, *, s3_client: Any = None) -> list[GroundTruthRecord]:
+def read_ground_truth(
+    source: Path | str, *, s3_client: Any = None, skipped: list[SkippedLine] | None = None
+) -> list[GroundTruthRecord]:
     """The ground-truth records (``groundTruthData`` + ``eventMetadata.eventId``) under ``source``.
 
-    ``event_id`` is the id the labeller used: a capture's ``merge_id``.
+    ``event_id`` is the id the labeller used: a capture's ``merge_id``. Lines without both go
+    to ``skipped``.
     """
+    problems = skipped if skipped is not None else []
     records = []
-    for raw in iter_json_lines(source, s3_client=s3_client):
+    for name, number, raw in iter_json_lines(source, s3_client=s3_client, skipped=problems):
         payload = _payload(raw.get("groundTruthData"))
-        event_id = (raw.get("eventMetadata") or {}).get("eventId")
+        metadata = raw.get("eventMetadata")
+        event_id = metadata.get("eventId") if isinstance(metadata, dict) else None
         if payload is not None and event_id:
             records.append(GroundTruthRecord(event_id=str(event_id), data=payload))
+        else:
+            problems.append(SkippedLine(name, number, "no groundTruthData with an eventId"))
     return records
 
 
@@ -187,14 +267,20 @@ def input_rows(payload: Payload) -> list[Row]:
     content_type = payload.content_type.lower()
     if "jsonlines" in content_type or "x-ndjson" in content_type:
         return [
-            row
-            for line in text.splitlines()
-            if line.strip()
-            for row in _json_rows(json.loads(line))
+            row for line in text.splitlines() if line.strip() for row in _json_rows(_loads(line))
         ]
     if _is_json(content_type):
-        return _json_rows(json.loads(text))
+        return _json_rows(_loads(text))
     return [list(fields) for fields in csv.reader(io.StringIO(text)) if fields]
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` whose every failure is a ValueError, as callers count those as an
+    undecodable payload (a document nested past the recursion limit raises RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _json_rows(document: Any) -> list[Row]:
@@ -223,7 +309,7 @@ def output_predictions(payload: Payload) -> list[Prediction]:
         predictions = []
         for line in text.splitlines() if "jsonlines" in payload.content_type.lower() else [text]:
             if line.strip():
-                predictions.extend(_json_predictions(json.loads(line)))
+                predictions.extend(_json_predictions(_loads(line)))
         return predictions
     rows = [fields for fields in csv.reader(io.StringIO(text)) if fields]
     return [Prediction(float(r[0]), r[1].strip() if len(r) > 1 else None) for r in rows]
@@ -250,7 +336,7 @@ def ground_truth_labels(payload: Payload) -> list[str]:
     """The labels in a ground-truth record: CSV values / lines, or JSON scalars / lists."""
     text = payload.text()
     if _is_json(payload.content_type) or payload.encoding.upper() == "JSON":
-        document = json.loads(text)
+        document = _loads(text)
         values = document if isinstance(document, list) else [document]
         return [str(v) for v in values]
     return [field.strip() for fields in csv.reader(io.StringIO(text)) for field in fields]

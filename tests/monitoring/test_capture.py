@@ -11,9 +11,15 @@ from moto import mock_aws
 
 from mlops.local_runtime.aws import client
 from monitoring.analysis import analyze
-from monitoring.capture import input_rows, read_capture
+from monitoring.capture import SkippedLine, input_rows, read_capture, read_ground_truth
 from monitoring.errors import MonitoringInputError
-from tests.monitoring.helpers import capture_record, csv_capture, hour_key, write_jsonl
+from tests.monitoring.helpers import (
+    capture_record,
+    csv_capture,
+    ground_truth_record,
+    hour_key,
+    write_jsonl,
+)
 
 
 def _by_name_json(
@@ -163,3 +169,67 @@ def test_capture_shifted_by_name_reports_missing_and_extra_columns(
         ("region", "missing_column_check"),
         ("region_code", "extra_column_check"),
     }
+
+
+def test_every_skipped_line_is_named_with_its_file_line_and_reason(tmp_path: Path) -> None:
+    good = json.dumps(capture_record("e1", "1,2")).encode()
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\n".join([good, b"\xff{}", b"{oops", b"42", b'{"x": 1}', good]) + b"\n")
+    skipped: list[SkippedLine] = []
+
+    records = read_capture(path, skipped=skipped)
+
+    assert [(r.event_id, r.line) for r in records] == [("e1", 1), ("e1", 6)]
+    assert [(s.source, s.line, s.reason) for s in skipped] == [
+        (str(path), 2, "not UTF-8"),
+        (str(path), 3, "not JSON"),
+        (str(path), 4, "not a JSON object"),
+        (str(path), 5, "no captureData"),
+    ]
+    assert skipped[0].detail == "byte 0xff at column 1"
+
+
+def test_ground_truth_lines_without_an_event_id_are_counted(tmp_path: Path) -> None:
+    unlabelled = ground_truth_record("e2", "Yes")
+    del unlabelled["eventMetadata"]["eventId"]
+    write_jsonl(tmp_path / "g.jsonl", [ground_truth_record("e1", "No"), unlabelled])
+    skipped: list[SkippedLine] = []
+
+    labels = read_ground_truth(tmp_path / "g.jsonl", skipped=skipped)
+
+    assert [label.event_id for label in labels] == ["e1"]
+    assert [(s.line, s.reason) for s in skipped] == [(2, "no groundTruthData with an eventId")]
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_the_record(tmp_path: Path) -> None:
+    record = capture_record("e1", "1,caf\u00e9\u2028bar", encoding="CSV")
+    (tmp_path / "c.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n")
+    skipped: list[SkippedLine] = []
+
+    (captured,) = read_capture(tmp_path / "c.jsonl", skipped=skipped)
+
+    assert skipped == []
+    assert captured.endpoint_input is not None
+    assert captured.endpoint_input.data == "1,caf\u00e9\u2028bar"
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_record(tmp_path: Path) -> None:
+    lines = [json.dumps(capture_record(f"e{i}", "1,2")) for i in range(2)]
+    (tmp_path / "c.jsonl").write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())
+    assert [r.event_id for r in read_capture(tmp_path / "c.jsonl")] == ["e0", "e1"]
+
+
+def test_an_undecodable_request_is_reported_with_its_file_and_line(
+    baseline_dir: Path, traffic: pa.Table, tmp_path: Path
+) -> None:
+    broken = capture_record("bad", "{not json", input_type="application/json", encoding="JSON")
+    path = write_jsonl(
+        tmp_path / "capture" / hour_key("e", 10), [*csv_capture(traffic.slice(0, 5)), broken]
+    )
+    result = analyze(baseline_dir, tmp_path / "out", capture=tmp_path / "capture")
+    (skipped,) = result.skipped
+    assert (skipped.source, skipped.line, skipped.reason) == (
+        str(path),
+        6,
+        "request not decodable",
+    )
