@@ -21,7 +21,7 @@ help:
 	@echo "make demo      - run the whole lifecycle locally (pipeline, approval, endpoint, monitoring)"
 	@echo "make test      - lint, typecheck, then the test suite"
 	@echo "make install   - uv (if absent), .venv from uv.lock, the pinned CDK CLI"
-	@echo "make lint      - ruff check, ruff format --check, import direction (lint-imports)"
+	@echo "make lint      - ruff check, ruff format --check, import direction (lint-imports), workflows (actionlint)"
 	@echo "make typecheck - mypy (strict, files from pyproject.toml)"
 	@echo "make unit      - pytest on two workers"
 	@echo "make synth     - synthesize the CDK app with the pinned CLI (offline)"
@@ -40,6 +40,7 @@ lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	$(RUN) actionlint -no-color
 
 typecheck: install
 	$(RUN) mypy

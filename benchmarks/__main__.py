@@ -10,7 +10,16 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ("serving", "monitoring", "pipeline", "load", "shutdown", "local_state")
+BENCHMARKS = (
+    "serving",
+    "monitoring",
+    "pipeline",
+    "load",
+    "shutdown",
+    "local_state",
+    "problem_types",
+    "batch",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -100,10 +100,39 @@ class PayloadTooLargeError(EndpointClientError):
 
 @dataclass(frozen=True)
 class Prediction:
-    """One row's answer: positive-class probability and the label at the model's threshold."""
+    """One row's answer, as the model's problem type gives it (``inference.py`` §5):
 
-    probability: float
-    label: str
+    binary ``probability`` (positive class) and ``label`` (at the model's threshold);
+    multiclass ``label`` (the most probable class) and ``probabilities`` (class → probability);
+    regression ``value``. What a problem type does not give is None.
+    """
+
+    probability: float | None = None
+    label: str | None = None
+    probabilities: Mapping[str, float] | None = None
+    value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The endpoint's JSON object for this row (only the fields it has)."""
+        document: dict[str, Any] = {}
+        if self.probability is not None:
+            document["probability"] = self.probability
+        if self.label is not None:
+            document["label"] = self.label
+        if self.probabilities is not None:
+            document["probabilities"] = dict(self.probabilities)
+        if self.value is not None:
+            document["value"] = self.value
+        return document
+
+    def csv_row(self) -> str:
+        """The row as the endpoint's CSV answer would give it (numbers to 6 decimals)."""
+        if self.value is not None:
+            return f"{self.value:.6f}"
+        if self.probabilities is not None:
+            probabilities = ",".join(f"{p:.6f}" for p in self.probabilities.values())
+            return f"{self.label},{probabilities}"
+        return f"{self.probability:.6f},{self.label}"
 
 
 class EndpointClient:
@@ -283,10 +312,22 @@ def _container_message(original: str) -> tuple[str, str | None]:
 
 def _parse_predictions(payload: bytes) -> list[Prediction]:
     document = json.loads(payload)
-    return [
-        Prediction(probability=float(item["probability"]), label=str(item["label"]))
-        for item in document["predictions"]
-    ]
+    return [_prediction(item) for item in document["predictions"]]
+
+
+def _prediction(item: Mapping[str, Any]) -> Prediction:
+    probability, label = item.get("probability"), item.get("label")
+    probabilities, value = item.get("probabilities"), item.get("value")
+    return Prediction(
+        probability=None if probability is None else float(probability),
+        label=None if label is None else str(label),
+        probabilities=(
+            None
+            if probabilities is None
+            else {str(name): float(p) for name, p in probabilities.items()}
+        ),
+        value=None if value is None else float(value),
+    )
 
 
 def _csv_line(row: Sequence[Any] | str) -> bytes:

@@ -8,17 +8,21 @@ quality ones under ``model_quality/``), and returns the same plus the CloudWatch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.core.problem_types import ProblemType
 from monitoring.baseline import CONSTRAINTS_FILE, STATISTICS_FILE
 from monitoring.capture import (
     CaptureRecord,
+    SkippedLine,
     input_rows,
     read_capture,
     read_ground_truth,
     rows_to_columns,
+    summarize_skipped,
 )
 from monitoring.checks import FeatureComparison, Violation, evaluate
 from monitoring.dataset import profile_dataset
@@ -69,9 +73,15 @@ class AnalysisResult:
     violations_file: Path
     baseline: Baseline
     current_statistics: dict[str, Any]
-    skipped_records: int = 0
+    # Capture and ground-truth lines left out (not UTF-8, not JSON, no captureData, a
+    # payload that does not decode), each naming its file, line and reason.
+    skipped: list[SkippedLine] = field(default_factory=list)
     model_quality: ModelQualityResult | None = None
     metric_values: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def skipped_records(self) -> int:
+        return len(self.skipped)
 
     @property
     def violation_count(self) -> int:
@@ -91,19 +101,23 @@ def analyze(
     model_quality_baseline: Path | None = None,
     positive_label: str = "Yes",
     prediction_threshold: float = 0.5,
+    problem_type: ProblemType = "binary",
+    exclude_columns: Sequence[str] = (),
 ) -> AnalysisResult:
     """Check ``data`` (a dataset file) or ``capture`` (capture records) against a baseline.
 
-    Capture CSV rows carry no header: columns take the baseline's feature order. With
-    ``ground_truth`` the captured predictions are also joined with labels for model quality
-    (against ``model_quality_baseline`` when given).
+    Capture CSV rows carry no header: columns take the baseline's feature order. A dataset's
+    ``exclude_columns`` (its id and target columns: what the endpoint never receives) are left
+    out of the comparison. With ``ground_truth`` the captured predictions are also joined with
+    labels for model quality of ``problem_type`` (against ``model_quality_baseline`` when
+    given).
     """
     if (data is None) == (capture is None):
         raise MonitoringInputError("give exactly one of a data file or a capture location")
     baseline = load_baseline(baseline_dir)
     out_dir = Path(out_dir)
     records: list[CaptureRecord] = []
-    skipped = 0
+    skipped: list[SkippedLine] = []
     if data is not None:
         strings = [
             f["name"] for f in baseline.statistics["features"] if f.get("inferred_type") == "String"
@@ -115,13 +129,19 @@ def analyze(
             text=strings,
         )
         profiles, provided, rows = profile.columns, set(profile.columns), profile.rows
+        profiles = {n: p for n, p in profiles.items() if n not in set(exclude_columns)}
+        provided -= set(exclude_columns)
     else:
         assert capture is not None
-        records = read_capture(capture, s3_client=s3_client)
-        profiles, provided, rows, skipped = _profile_capture(records, baseline.feature_order)
+        records = read_capture(capture, s3_client=s3_client, skipped=skipped)
+        profiles, provided, rows = _profile_capture(records, baseline.feature_order, skipped)
     if rows == 0:
         source = data if data is not None else capture
-        raise MonitoringInputError(f"no records to analyse in {source}")
+        left_out = "; ".join(summarize_skipped(skipped, examples=3))
+        raise MonitoringInputError(
+            f"no records to analyse in {source}"
+            + (f" ({len(skipped)} left out: {left_out})" if skipped else "")
+        )
 
     violations, comparisons = evaluate(
         baseline.statistics, baseline.constraints, profiles, provided
@@ -145,14 +165,14 @@ def analyze(
         ),
         baseline=baseline,
         current_statistics=current_statistics,
-        skipped_records=skipped,
+        skipped=skipped,
     )
     if ground_truth is not None:
         if not records:
             raise MonitoringInputError(
                 "model quality needs captured predictions: give a capture location"
             )
-        labels = read_ground_truth(ground_truth, s3_client=s3_client)
+        labels = read_ground_truth(ground_truth, s3_client=s3_client, skipped=result.skipped)
         if not labels:
             raise MonitoringInputError(f"no ground-truth records in {ground_truth}")
         constraints = load_constraints(model_quality_baseline) if model_quality_baseline else None
@@ -163,6 +183,7 @@ def analyze(
             constraints=constraints,
             positive_label=positive_label,
             threshold=prediction_threshold,
+            problem_type=problem_type,
         )
         result.metrics = [*metrics, *model_quality_metrics(_finite(result.model_quality.metrics))]
     result.metric_values = {m.name: float(m.value) for m in result.metrics if m.value is not None}
@@ -174,22 +195,24 @@ def _finite(values: dict[str, float]) -> dict[str, float]:
 
 
 def _profile_capture(
-    records: list[CaptureRecord], feature_order: list[str]
-) -> tuple[dict[str, ColumnProfile], set[str], int, int]:
+    records: list[CaptureRecord], feature_order: list[str], skipped: list[SkippedLine]
+) -> tuple[dict[str, ColumnProfile], set[str], int]:
     rows = []
-    skipped = 0
     for record in records:
         if record.endpoint_input is None:
-            skipped += 1
+            skipped.append(SkippedLine(record.source, record.line, "no endpointInput data"))
             continue
         try:
             rows.extend(input_rows(record.endpoint_input))
-        except (ValueError, TypeError):
-            skipped += 1  # one malformed request must not hide the drift in the others
+        except (ValueError, TypeError) as error:
+            # one malformed request must not hide the drift in the others
+            skipped.append(
+                SkippedLine(record.source, record.line, "request not decodable", str(error)[:200])
+            )
     columns, provided = rows_to_columns(rows, feature_order)
     profiles: dict[str, ColumnProfile] = {}
     for name, values in columns.items():
         profile = ColumnProfile(name)
         profile.update(text_array(values))
         profiles[name] = profile
-    return profiles, provided, len(rows), skipped
+    return profiles, provided, len(rows)

@@ -7,6 +7,7 @@ schedule on AWS.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,12 +49,18 @@ class BaselineResult:
     item_count: int
 
 
-def write_baseline(data: Path | str, out_dir: Path, *, header: bool = True) -> BaselineResult:
-    """Profile ``data`` (CSV or parquet) and write statistics.json + constraints.json."""
+def write_baseline(
+    data: Path | str, out_dir: Path, *, header: bool = True, exclude_columns: Sequence[str] = ()
+) -> BaselineResult:
+    """Profile ``data`` (CSV or parquet) and write statistics.json + constraints.json.
+
+    ``exclude_columns`` (a raw table's id and target: never sent to the endpoint) are left out,
+    so the baseline describes what the endpoint receives.
+    """
     profile = profile_dataset(Path(data), header=header)
     if profile.rows == 0:
         raise MonitoringInputError(f"{data} has no records to baseline")
-    statistics = statistics_document(profile)
+    statistics = statistics_document(profile, exclude_columns)
     constraints = suggest_constraints(statistics)
     out_dir = Path(out_dir)
     return BaselineResult(
@@ -63,12 +70,18 @@ def write_baseline(data: Path | str, out_dir: Path, *, header: bool = True) -> B
     )
 
 
-def statistics_document(profile: DatasetProfile) -> dict[str, Any]:
-    """statistics.json for a profiled dataset."""
+def statistics_document(
+    profile: DatasetProfile, exclude_columns: Sequence[str] = ()
+) -> dict[str, Any]:
+    """statistics.json for a profiled dataset (without ``exclude_columns``)."""
     return {
         "version": 0.0,
         "dataset": {"item_count": profile.rows},
-        "features": [column.statistics() for column in profile.columns.values()],
+        "features": [
+            column.statistics()
+            for name, column in profile.columns.items()
+            if name not in exclude_columns
+        ],
     }
 
 

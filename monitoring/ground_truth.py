@@ -8,10 +8,13 @@ request's rows in order (``groundTruthData.data``, CSV) — the shape of the ref
 (the labeller knows which inference it labels) or by row content (the labeller knows the true
 outcome of each customer, as the demo's generated traffic does); both come out as
 `GroundTruth` records that `write_ground_truth` writes where ``analyze(ground_truth=…)`` reads.
+`ground_truth_from_table` does both from a CSV a labelling process writes (``mlops monitor
+ground-truth``): ids and labels, or whole rows and their labels.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from monitoring.capture import CaptureRecord, input_rows
+from monitoring.errors import MonitoringInputError
 
 # A feature row reduced to text that compares equal however it travelled (CSV text or JSON).
 RowKey = tuple[str, ...]
@@ -116,3 +120,79 @@ def write_ground_truth(truths: Iterable[GroundTruth], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(json.dumps(truth.to_json()) for truth in truths) + "\n")
     return path
+
+
+# Columns that name an inference in a labels table, in the order they are looked for.
+INFERENCE_ID_COLUMNS = ("inferenceId", "inference_id", "InferenceId", "eventId", "event_id")
+LABEL_COLUMN = "label"
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """Ground truth made from a CSV of known labels, and how it was joined."""
+
+    truths: list[GroundTruth]
+    joined_on: str  # the id column used, or "row content"
+    labels: int  # labelled rows (or ids) in the table
+    unmatched: int  # of those, how many no captured inference carries
+
+
+def ground_truth_from_table(
+    captures: Sequence[CaptureRecord],
+    path: Path,
+    *,
+    label_column: str | None,
+    id_column: str | None = None,
+    excluded: Sequence[str] = (),
+) -> LabelTable:
+    """Ground truth from a CSV with a header: an id and a label per row, or whole rows.
+
+    With an ``inferenceId`` (``inference_id``, ``eventId``) column, or the dataset's
+    ``id_column`` (what ``mlops endpoint invoke`` sends as each row's InferenceId), each id
+    labels the captured inference it names. Without one, the table's other columns are the
+    features in the order the endpoint received them, and rows are matched by content.
+    ``label_column`` is the target's name (``label`` when None or absent from the table).
+    """
+    header, rows = _read_table(path)
+    label = label_column if label_column in header else LABEL_COLUMN
+    if label not in header:
+        raise MonitoringInputError(
+            f"{path}: no label column ({label_column or LABEL_COLUMN!r}, or 'label'); "
+            f"its columns are {', '.join(header)}"
+        )
+    at = header.index(label)
+    ids = [name for name in (*INFERENCE_ID_COLUMNS, id_column) if name and name in header]
+    if ids:
+        key = header.index(ids[0])
+        pairs = [(row[key], row[at]) for row in rows if row[key].strip()]
+        truths = label_by_event(captures, pairs)
+        matched = {truth.event_id for truth in truths}
+        unmatched = len({event for event, _ in pairs} - matched)
+        return LabelTable(truths, ids[0], len(pairs), unmatched)
+    skip = {label, *excluded}
+    features = [name for name in header if name not in skip]
+    positions = [header.index(name) for name in features]
+    by_row = {row_key([row[i] for i in positions]): row[at] for row in rows}
+    truths = label_by_rows(captures, by_row, features)
+    labelled = sum(len(truth.labels) for truth in truths)
+    return LabelTable(truths, "row content", len(by_row), max(0, len(by_row) - labelled))
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise MonitoringInputError(f"labels file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise MonitoringInputError(f"cannot read {path} as CSV: {error}") from None
+    if not header:
+        raise MonitoringInputError(f"{path} is empty: expected a header and labelled rows")
+    short = next((n for n, row in enumerate(rows, start=1) if len(row) != len(header)), None)
+    if short is not None:
+        raise MonitoringInputError(
+            f"{path}: data row {short} has {len(rows[short - 1])} fields, the header {len(header)}"
+        )
+    return header, rows

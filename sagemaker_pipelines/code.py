@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from mlops.core.archive import pack_files
+from mlops.core.problem_types import ProblemType, problem_type_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TRAINING_DIR = PROJECT_ROOT / "training"
@@ -28,13 +29,21 @@ TRAINING_ENTRY_POINT = "train.py"
 SOURCEDIR_TARBALL = "sourcedir.tar.gz"
 
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
-# SageMaker MetricDefinitions for train.py's log: xgboost's "[12]<TAB>train-auc:0.91<TAB>
-# validation-auc:0.88" lines (the tab reads "#011" in CloudWatch; the regexes do not care) and
-# the closing "[best]" line, so the last value SageMaker records is the best round's.
-TRAINING_METRIC_DEFINITIONS = {
-    "train:auc": rf"train-auc:{_NUMBER}",
-    "validation:auc": rf"validation-auc:{_NUMBER}",
-}
+
+
+def training_metric_definitions(problem_type: ProblemType) -> dict[str, str]:
+    """SageMaker MetricDefinitions for train.py's log, per problem type.
+
+    xgboost's "[12]<TAB>train-auc:0.91<TAB>train-logloss:0.3<TAB>validation-auc:0.88…" lines
+    (the tab reads "#011" in CloudWatch; the regexes do not care) and the closing "[best]"
+    line, so the last value SageMaker records is the best round's. The metrics are those
+    train.py evaluates for the problem type (``problem_types.training_metrics``).
+    """
+    return {
+        f"{split}:{metric}": rf"{split}-{metric}:{_NUMBER}"
+        for split in ("train", "validation")
+        for metric in problem_type_spec(problem_type).training_metrics
+    }
 
 
 def training_source_files() -> dict[str, Path]:

@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops.core.settings import ProjectSettings
-from sagemaker_pipelines.steps.check_metric import build_check_metric, build_fail
+from sagemaker_pipelines.steps.check_metric import (
+    THRESHOLD_PARAMETER,
+    build_check_metric,
+    build_check_predictions,
+    build_constant_fail,
+    build_fail,
+)
 from sagemaker_pipelines.steps.context import (
     PROCESSING_CODE_DIR,
     TRAINING_CODE_DIR,
@@ -35,8 +41,9 @@ from sagemaker_pipelines.steps.context import (
 from sagemaker_pipelines.steps.data_quality import build_data_quality, isolate_network
 from sagemaker_pipelines.steps.evaluate import build_evaluate
 from sagemaker_pipelines.steps.names import (
-    AUC_PATH,
     CHECK_METRIC,
+    CHECK_PREDICTIONS,
+    CONSTANT_PREDICTIONS,
     DATA_QUALITY,
     EVALUATE,
     EVALUATION_PROPERTY_FILE,
@@ -55,14 +62,16 @@ if TYPE_CHECKING:
 # What callers import from here: the step names (the local executor, the CLI summary and
 # `start --wait` output address steps by them) and the builder's signature.
 __all__ = [
-    "AUC_PATH",
     "CHECK_METRIC",
+    "CHECK_PREDICTIONS",
+    "CONSTANT_PREDICTIONS",
     "DATA_QUALITY",
     "EVALUATE",
     "EVALUATION_PROPERTY_FILE",
     "FAIL",
     "PREPROCESS",
     "REGISTER",
+    "THRESHOLD_PARAMETER",
     "TRAIN",
     "CodeLocations",
     "build_definition",
@@ -89,6 +98,7 @@ def build_definition(
     processing step's entry point is ``/opt/ml/processing/input/code/<last segment of its code
     URI>`` (where SageMaker stages the object), so substitute that segment too (contracts §10).
     """
+    settings.resolved_gate()  # SettingsError now, before the SDK import, if no problem type
     stand_ins = _StandIns.for_call(role_arn, code)
     with _offline_sdk_environment(settings.region):
         pipeline = _build_pipeline(
@@ -255,8 +265,10 @@ def _build_pipeline(
     train = build_train(ctx, preprocess)
     evaluate = build_evaluate(ctx, preprocess, train)
     register = build_register(ctx, train=train, evaluate=evaluate, data_quality=data_quality)
-    fail = build_fail(ctx, evaluate)
-    check = build_check_metric(ctx, evaluate, passed=register, failed=fail)
+    refused = build_check_predictions(
+        evaluate, below_threshold=build_fail(ctx, evaluate), constant=build_constant_fail(evaluate)
+    )
+    check = build_check_metric(ctx, evaluate, passed=register, refused=refused)
     return Pipeline(
         name=settings.names.pipeline,
         parameters=list(ctx.parameters.values()),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sagemaker_pipelines.parameters import resolve_parameters
+from sagemaker_pipelines.steps.names import PREPROCESS
 
 TERMINAL_STATUSES = frozenset({"Succeeded", "Failed", "Stopped"})
 
@@ -40,11 +41,34 @@ class ExecutionOutcome:
     failure_reason: str | None = None
 
 
-def start_execution(sagemaker: Any, pipeline_name: str, overrides: dict[str, str]) -> str:
-    """Validate ``overrides`` against the deployed definition, start, return the execution ARN."""
+def deployed_definition(sagemaker: Any, pipeline_name: str) -> dict[str, Any]:
+    """The deployed pipeline's definition document."""
     described = sagemaker.describe_pipeline(PipelineName=pipeline_name)
-    declared = json.loads(described["PipelineDefinition"]).get("Parameters", [])
-    resolve_parameters(declared, overrides)  # raises ParameterError naming the bad one
+    document = json.loads(described["PipelineDefinition"])
+    return document if isinstance(document, dict) else {}
+
+
+def preprocess_arguments(definition: dict[str, Any]) -> list[str] | None:
+    """The Preprocess step's container arguments: the dataset schema the pipeline trains."""
+    for step in definition.get("Steps", []):
+        if step.get("Name") == PREPROCESS:
+            arguments = step.get("Arguments", {}).get("AppSpecification", {})
+            return [str(item) for item in arguments.get("ContainerArguments", [])]
+    return None
+
+
+def start_execution(
+    sagemaker: Any,
+    pipeline_name: str,
+    overrides: dict[str, str],
+    *,
+    definition: dict[str, Any] | None = None,
+) -> str:
+    """Validate ``overrides`` against the deployed definition, start, return the execution ARN."""
+    document = (
+        definition if definition is not None else deployed_definition(sagemaker, pipeline_name)
+    )
+    resolve_parameters(document.get("Parameters", []), overrides)  # ParameterError names it
     request: dict[str, Any] = {"PipelineName": pipeline_name}
     if overrides:
         request["PipelineParameters"] = [

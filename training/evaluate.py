@@ -2,16 +2,33 @@
 scikit-learn, matplotlib, xgboost — all shipped in that image).
 
 Inputs: ``model.tar.gz`` (contracts §4) under the model directory and the encoded test split
-(§2: no header, label first). Output directory: ``evaluation.json`` in SageMaker's
-ModelMetrics shape (§6; the pipeline's condition reads
-``binary_classification_metrics.auc.value``) and four PNG plots: ``roc_curve.png``,
-``precision_recall_curve.png``, ``confusion_matrix.png``, ``feature_importance.png``.
+(§2: no header, label first). Output directory: ``evaluation.json`` (§6) and PNG plots.
 
-The decision threshold is the model's own (``prediction_threshold`` in its feature spec), so
-the reported precision/recall are those the endpoint will deliver. Paths default to the
-container layout under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing``). A failure writes the
-reason to ``/opt/ml/output/message`` (DescribeProcessingJob's ExitMessage; also the last stderr
-line) and exits 1.
+``evaluation.json`` has SageMaker's ModelMetrics / model-quality layout for the model's problem
+type (the spec's ``problem_type``), with metric names as Model Monitor's model-quality jobs name
+them (Amazon SageMaker Developer Guide, "Model quality metrics"):
+
+- binary: ``binary_classification_metrics`` — ``auc``, ``f1``, ``precision``, ``recall``,
+  ``accuracy``, ``f0_5``, ``f2``, ``true_positive_rate``, ``true_negative_rate``,
+  ``false_positive_rate``, ``false_negative_rate``, ``accuracy_best_constant_classifier``,
+  ``confusion_matrix``, ``receiver_operating_characteristic_curve``, ``precision_recall_curve``;
+- multiclass: ``multiclass_classification_metrics`` — ``accuracy``, ``weighted_recall``,
+  ``weighted_precision``, ``weighted_f0_5``, ``weighted_f1``, ``weighted_f2``,
+  ``accuracy_best_constant_classifier``, ``weighted_f1_best_constant_classifier``,
+  ``confusion_matrix`` keyed by the class labels;
+- regression: ``regression_metrics`` — ``mae``, ``mse``, ``rmse``, ``r2``.
+
+Each value is ``{"value", "standard_deviation"}`` (bootstrap over the test split). Two keys
+outside SageMaker's sections: ``per_class_metrics`` (multiclass: precision, recall, f1, support
+per class) and ``prediction_check`` (``distinct_predictions``, ``rows``, ``message``), which the
+pipeline's CheckPredictions step reads: a model that answers one class for every test row, or
+one value (zero variance) for a regression, fails the execution with that message.
+
+The decision threshold of a binary model is its own (``prediction_threshold`` in its feature
+spec), so the reported precision/recall are those the endpoint will deliver. Paths default to
+the container layout under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing``). A failure writes
+the reason to ``/opt/ml/output/message`` (DescribeProcessingJob's ExitMessage; also the last
+stderr line) and exits 1.
 """
 
 from __future__ import annotations
@@ -37,12 +54,27 @@ SPEC_FILE = "feature_spec.json"
 BOOTSTRAP_SAMPLES = 100
 MAX_CURVE_POINTS = 200
 TOP_FEATURES = 20
-PLOTS = (
-    "roc_curve.png",
-    "precision_recall_curve.png",
-    "confusion_matrix.png",
-    "feature_importance.png",
-)
+SMALL_DATA_ROWS = 50_000
+SECTIONS = {
+    "binary": "binary_classification_metrics",
+    "multiclass": "multiclass_classification_metrics",
+    "regression": "regression_metrics",
+}
+HEADLINE = {
+    "binary": ("auc", "f1", "precision", "recall", "accuracy"),
+    "multiclass": ("accuracy", "weighted_f1", "weighted_precision", "weighted_recall"),
+    "regression": ("r2", "rmse", "mae", "mse"),
+}
+PLOTS = {
+    "binary": (
+        "roc_curve.png",
+        "precision_recall_curve.png",
+        "confusion_matrix.png",
+        "feature_importance.png",
+    ),
+    "multiclass": ("confusion_matrix.png", "per_class_f1.png", "feature_importance.png"),
+    "regression": ("predicted_vs_actual.png", "residuals.png", "feature_importance.png"),
+}
 
 
 class EvaluationError(Exception):
@@ -60,13 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         first_line = (str(error).strip().splitlines() or [""])[0]
         return _fail(f"evaluate failed: {type(error).__name__}: {first_line}")
-    metrics = report["binary_classification_metrics"]
-    print(
-        " ".join(
-            f"test-{name}:{metrics[name]['value']:.5f}"
-            for name in ("auc", "f1", "precision", "recall", "accuracy")
-        )
-    )
+    problem_type = next(kind for kind, section in SECTIONS.items() if section in report)
+    metrics = report[SECTIONS[problem_type]]
+    print(" ".join(f"test-{name}:{metrics[name]['value']:.5f}" for name in HEADLINE[problem_type]))
+    check = report["prediction_check"]
+    print(f"prediction check: {check['distinct_predictions']} distinct on {check['rows']} rows")
     return 0
 
 
@@ -74,6 +104,7 @@ def _fail(reason: str) -> int:
     """Report a failure where SageMaker looks for it: the ExitMessage of DescribeProcessingJob
     is the first 1 KB of ``/opt/ml/output/message`` (next to the processing root; the local
     runtime re-roots both). The reason is also the last stderr line, for the job log."""
+    reason = " ".join(reason.split())
     print(reason, file=sys.stderr, flush=True)
     message = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT)).parent / "output" / "message"
     try:
@@ -110,11 +141,14 @@ def load_model(model_dir: Path, scratch: Path) -> tuple[Path, dict[str, Any]]:
             raise EvaluationError(f"{archives[0].name} has no {path.name}")
     # The .ubj name tells xgboost the format (the artifact's member has no extension).
     named = booster_path.rename(booster_path.with_name(f"{MODEL_FILE}.ubj"))
-    return named, json.loads(spec_path.read_text())
+    spec = json.loads(spec_path.read_text())
+    if spec.get("problem_type", "binary") not in SECTIONS:
+        raise EvaluationError(f"{SPEC_FILE}: unknown problem_type {spec.get('problem_type')!r}")
+    return named, spec
 
 
-def load_test(test_dir: Path, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(features, 0/1 labels) from every CSV under ``test_dir``."""
+def load_test(test_dir: Path, width: int, problem_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) from every CSV under ``test_dir``."""
     files = sorted(p for p in test_dir.rglob("*.csv") if p.is_file())
     if not files:
         raise EvaluationError(f"no test CSV under {test_dir}")
@@ -126,8 +160,10 @@ def load_test(test_dir: Path, width: int) -> tuple[np.ndarray, np.ndarray]:
             "(label + encoded_columns): model and data come from different preprocess runs?"
         )
     labels = data[:, 0]
-    if len(np.unique(labels)) < 2:
+    if problem_type == "binary" and len(np.unique(labels)) < 2:
         raise EvaluationError("the test split needs both classes to compute AUC")
+    if problem_type == "regression":
+        return data[:, 1:], labels
     return data[:, 1:], labels.astype(np.int64)
 
 
@@ -135,65 +171,251 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any
     """Score the test split, write evaluation.json and the plots; returns the report."""
     with tempfile.TemporaryDirectory() as scratch:
         booster_file, spec = load_model(model_dir, Path(scratch))
+        problem_type = str(spec.get("problem_type", "binary"))
         columns = list(spec["encoded_columns"])
-        features, labels = load_test(test_dir, len(columns))
+        features, labels = load_test(test_dir, len(columns), problem_type)
         # Heavy imports only once the inputs are known to be good: a bad job fails fast.
         import xgboost as xgb
-        from sklearn import metrics
 
         booster = xgb.Booster()
         booster.load_model(str(booster_file))
+    # One thread for a small test split: an OpenMP team costs more than it saves there.
+    booster.set_param({"nthread": 1 if len(labels) < SMALL_DATA_ROWS else 0})
     scores = booster.predict(xgb.DMatrix(features, feature_names=columns))
-    threshold = float(spec.get("prediction_threshold", 0.5))
-    predicted = (scores >= threshold).astype(np.int64)
-
-    fpr, tpr, _ = metrics.roc_curve(labels, scores)
-    precision_curve, recall_curve, _ = metrics.precision_recall_curve(labels, scores)
-    matrix = metrics.confusion_matrix(labels, predicted, labels=[0, 1])
-    spread = bootstrap_standard_deviations(labels, scores, predicted, metrics.roc_auc_score)
-    report = {
-        "binary_classification_metrics": {
-            "auc": _value(metrics.roc_auc_score(labels, scores), spread["auc"]),
-            "f1": _value(metrics.f1_score(labels, predicted, zero_division=0), spread["f1"]),
-            "precision": _value(
-                metrics.precision_score(labels, predicted, zero_division=0), spread["precision"]
-            ),
-            "recall": _value(
-                metrics.recall_score(labels, predicted, zero_division=0), spread["recall"]
-            ),
-            "accuracy": _value(metrics.accuracy_score(labels, predicted), spread["accuracy"]),
-            "confusion_matrix": {
-                str(actual): {str(guess): int(matrix[actual, guess]) for guess in (0, 1)}
-                for actual in (0, 1)
-            },
-            "receiver_operating_characteristic_curve": {
-                "false_positive_rates": _thin(fpr),
-                "true_positive_rates": _thin(tpr),
-            },
-            "precision_recall_curve": {
-                "precisions": _thin(precision_curve),
-                "recalls": _thin(recall_curve),
-            },
-        }
-    }
+    if problem_type == "binary":
+        report, figures = _binary(spec, labels, scores)
+    elif problem_type == "multiclass":
+        report, figures = _multiclass(spec, labels, scores)
+    else:
+        report, figures = _regression(labels, scores)
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
     importance = {
         name: float(value)  # type: ignore[arg-type]
         for name, value in booster.get_score(importance_type="gain").items()
     }
-    _plot(output_dir, fpr, tpr, precision_curve, recall_curve, matrix, importance, report)
+    _plot(output_dir, problem_type, figures, importance)
     return report
 
 
-def bootstrap_standard_deviations(
-    labels: np.ndarray,
-    scores: np.ndarray,
-    predicted: np.ndarray,
-    auc: Any,
-    samples: int = BOOTSTRAP_SAMPLES,
+# --------------------------------------------------------------------------- binary
+
+
+def _binary(
+    spec: dict[str, Any], labels: np.ndarray, scores: np.ndarray
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    from sklearn import metrics
+
+    threshold = float(spec.get("prediction_threshold", 0.5))
+    predicted = (scores >= threshold).astype(np.int64)
+    fpr, tpr, _ = metrics.roc_curve(labels, scores)
+    precision_curve, recall_curve, _ = metrics.precision_recall_curve(labels, scores)
+    matrix = metrics.confusion_matrix(labels, predicted, labels=[0, 1])
+    values = binary_metrics(labels, scores, predicted, metrics.roc_auc_score)
+    spread = bootstrap(
+        labels,
+        lambda index: binary_metrics(
+            labels[index], scores[index], predicted[index], metrics.roc_auc_score
+        ),
+    )
+    section: dict[str, Any] = {name: _value(value, spread[name]) for name, value in values.items()}
+    section["confusion_matrix"] = {
+        str(actual): {str(guess): int(matrix[actual, guess]) for guess in (0, 1)}
+        for actual in (0, 1)
+    }
+    section["receiver_operating_characteristic_curve"] = {
+        "false_positive_rates": _thin(fpr),
+        "true_positive_rates": _thin(tpr),
+    }
+    section["precision_recall_curve"] = {
+        "precisions": _thin(precision_curve),
+        "recalls": _thin(recall_curve),
+    }
+    names = [str(spec.get("negative_label") or "negative"), str(spec["positive_label"])]
+    report = {
+        SECTIONS["binary"]: section,
+        "prediction_check": prediction_check(predicted, lambda code: repr(names[int(code)])),
+    }
+    figures = {
+        "roc": (fpr, tpr, values["auc"]),
+        "pr": (precision_curve, recall_curve),
+        "matrix": (matrix, names),
+    }
+    return report, figures
+
+
+def binary_metrics(
+    labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray, auc: Any
 ) -> dict[str, float]:
-    """Bootstrap standard deviation of each metric over the test split.
+    """The binary metrics at the model's threshold (NaN where undefined, e.g. one class)."""
+    positives = float(np.sum(labels == 1))
+    negatives = float(len(labels) - positives)
+    true_pos = float(np.sum((labels == 1) & (predicted == 1)))
+    false_pos = float(np.sum((labels == 0) & (predicted == 1)))
+    false_neg = positives - true_pos
+    true_neg = negatives - false_pos
+    precision = _ratio(true_pos, true_pos + false_pos)
+    recall = _ratio(true_pos, positives)
+    majority = max(positives, negatives) / len(labels) if len(labels) else float("nan")
+    return {
+        "auc": float(auc(labels, scores)) if positives and negatives else float("nan"),
+        "f1": _f_beta(precision, recall, 1.0),
+        "precision": precision,
+        "recall": recall,
+        "accuracy": _ratio(true_pos + true_neg, float(len(labels))),
+        "f0_5": _f_beta(precision, recall, 0.5),
+        "f2": _f_beta(precision, recall, 2.0),
+        "true_positive_rate": recall,
+        "true_negative_rate": _ratio(true_neg, negatives),
+        "false_positive_rate": _ratio(false_pos, negatives),
+        "false_negative_rate": _ratio(false_neg, positives),
+        "accuracy_best_constant_classifier": majority,
+    }
+
+
+# --------------------------------------------------------------------------- multiclass
+
+
+def _multiclass(
+    spec: dict[str, Any], labels: np.ndarray, scores: np.ndarray
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    classes = [str(label) for label in spec["classes"]]
+    probabilities = np.asarray(scores).reshape(len(labels), len(classes))
+    predicted = probabilities.argmax(axis=1)
+    codes = list(range(len(classes)))
+    values = multiclass_metrics(labels, predicted, codes)
+    spread = bootstrap(
+        labels, lambda index: multiclass_metrics(labels[index], predicted[index], codes)
+    )
+    section: dict[str, Any] = {name: _value(value, spread[name]) for name, value in values.items()}
+    from sklearn import metrics
+
+    matrix = metrics.confusion_matrix(labels, predicted, labels=codes)
+    section["confusion_matrix"] = {
+        classes[actual]: {classes[guess]: int(matrix[actual, guess]) for guess in codes}
+        for actual in codes
+    }
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        labels, predicted, labels=codes, zero_division=0
+    )
+    per_class = {
+        classes[code]: {
+            "precision": round(float(precision[code]), 6),
+            "recall": round(float(recall[code]), 6),
+            "f1": round(float(f1[code]), 6),
+            "support": int(support[code]),
+        }
+        for code in codes
+    }
+    report = {
+        SECTIONS["multiclass"]: section,
+        "per_class_metrics": per_class,
+        "prediction_check": prediction_check(predicted, lambda code: repr(classes[int(code)])),
+    }
+    return report, {"matrix": (matrix, classes), "per_class": per_class}
+
+
+def multiclass_metrics(
+    labels: np.ndarray, predicted: np.ndarray, codes: list[int]
+) -> dict[str, float]:
+    """Accuracy and support-weighted precision, recall and F-scores over all classes.
+
+    From the confusion matrix with numpy (what scikit-learn's ``average="weighted"``,
+    ``zero_division=0`` computes): the bootstrap calls this a hundred times, and scikit-learn's
+    argument validation made that seconds.
+    """
+    size = len(codes)
+    matrix = np.bincount(labels * size + predicted, minlength=size * size).reshape(size, size)
+    support = matrix.sum(axis=1).astype(np.float64)
+    majority = int(np.argmax(support))
+    constant = np.zeros_like(matrix)
+    constant[:, majority] = matrix.sum(axis=1)
+    weighted = _weighted_scores(matrix, support)
+    return {
+        "accuracy": float(np.trace(matrix) / support.sum()),
+        "weighted_recall": weighted["recall"],
+        "weighted_precision": weighted["precision"],
+        "weighted_f0_5": weighted["f0_5"],
+        "weighted_f1": weighted["f1"],
+        "weighted_f2": weighted["f2"],
+        "accuracy_best_constant_classifier": float(support[majority] / support.sum()),
+        "weighted_f1_best_constant_classifier": _weighted_scores(constant, support)["f1"],
+    }
+
+
+def _weighted_scores(matrix: np.ndarray, support: np.ndarray) -> dict[str, float]:
+    """Per-class precision, recall and F-beta (0 where undefined), averaged by support."""
+    true_positive = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0).astype(np.float64)
+    precision = np.divide(
+        true_positive, predicted, out=np.zeros_like(predicted), where=predicted > 0
+    )
+    recall = np.divide(true_positive, support, out=np.zeros_like(support), where=support > 0)
+    total = support.sum()
+    scores = {"precision": precision, "recall": recall}
+    for name, beta in (("f0_5", 0.5), ("f1", 1.0), ("f2", 2.0)):
+        weight = beta * beta
+        denominator = weight * precision + recall
+        scores[name] = np.divide(
+            (1 + weight) * precision * recall,
+            denominator,
+            out=np.zeros_like(denominator),
+            where=denominator > 0,
+        )
+    return {name: float(np.sum(values * support) / total) for name, values in scores.items()}
+
+
+# --------------------------------------------------------------------------- regression
+
+
+def _regression(labels: np.ndarray, scores: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+    predictions = np.asarray(scores, dtype=np.float64).reshape(-1)
+    values = regression_metrics(labels, predictions)
+    spread = bootstrap(labels, lambda index: regression_metrics(labels[index], predictions[index]))
+    section = {name: _value(value, spread[name]) for name, value in values.items()}
+    report = {
+        SECTIONS["regression"]: section,
+        "prediction_check": prediction_check(
+            np.asarray(scores, dtype=np.float32), lambda value: f"{float(value):.6g}"
+        ),
+    }
+    return report, {"regression": (labels, predictions)}
+
+
+def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    errors = predictions - labels
+    mse = float(np.mean(errors**2))
+    variance = float(np.mean((labels - labels.mean()) ** 2))
+    return {
+        "mae": float(np.mean(np.abs(errors))),
+        "mse": mse,
+        "rmse": float(np.sqrt(mse)),
+        "r2": 1.0 - mse / variance if variance > 0 else float("nan"),
+    }
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def prediction_check(predicted: np.ndarray, show: Any) -> dict[str, Any]:
+    """How many distinct answers the model gave on the test split; one is a constant model."""
+    distinct = np.unique(predicted)
+    rows = len(predicted)
+    if len(distinct) == 1:
+        message = (
+            f"the model predicts {show(distinct[0])} for all {rows} test rows: it has learned "
+            "nothing that tells the rows apart (check the target, the features and "
+            "hyperparameters such as MinChildWeight or NumRound)"
+        )
+    else:
+        message = f"{len(distinct)} distinct predictions on {rows} test rows"
+    return {"distinct_predictions": len(distinct), "rows": rows, "message": message}
+
+
+def bootstrap(
+    labels: np.ndarray, measure: Any, samples: int = BOOTSTRAP_SAMPLES
+) -> dict[str, float]:
+    """Bootstrap standard deviation of each metric ``measure(index)`` returns.
 
     ModelMetrics carries a ``standard_deviation`` per value; model-quality monitoring derives
     its thresholds from it, so a small test split yields looser, honest thresholds instead of
@@ -201,35 +423,32 @@ def bootstrap_standard_deviations(
     """
     rng = np.random.default_rng(0)
     count = len(labels)
-    values: dict[str, list[float]] = {
-        name: [] for name in ("auc", "f1", "precision", "recall", "accuracy")
-    }
+    series: dict[str, list[float]] = {}
     for _ in range(samples):
         index = rng.integers(0, count, count)
-        truth, guess = labels[index], predicted[index]
-        if truth.min() == truth.max():
-            continue
-        true_pos = float(np.sum((truth == 1) & (guess == 1)))
-        false_pos = float(np.sum((truth == 0) & (guess == 1)))
-        false_neg = float(np.sum((truth == 1) & (guess == 0)))
-        precision = true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
-        recall = true_pos / (true_pos + false_neg)
-        values["auc"].append(float(auc(truth, scores[index])))
-        values["precision"].append(precision)
-        values["recall"].append(recall)
-        values["f1"].append(
-            2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        )
-        values["accuracy"].append(float(np.mean(truth == guess)))
+        for name, value in measure(index).items():
+            if np.isfinite(value):
+                series.setdefault(name, []).append(float(value))
     return {
-        name: float(np.std(series, ddof=1)) if len(series) > 1 else float("nan")
-        for name, series in values.items()
+        name: float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+        for name, values in series.items()
     }
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
+def _f_beta(precision: float, recall: float, beta: float) -> float:
+    weight = beta * beta
+    denominator = weight * precision + recall
+    return (1 + weight) * precision * recall / denominator if denominator else 0.0
 
 
 def _value(number: float, standard_deviation: float = float("nan")) -> dict[str, Any]:
+    value: float | str = round(float(number), 6) if np.isfinite(number) else "NaN"
     spread: float | str = round(standard_deviation, 6) if np.isfinite(standard_deviation) else "NaN"
-    return {"value": round(float(number), 6), "standard_deviation": spread}
+    return {"value": value, "standard_deviation": spread}
 
 
 def _thin(values: np.ndarray) -> list[float]:
@@ -241,37 +460,72 @@ def _thin(values: np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in values]
 
 
+# --------------------------------------------------------------------------- plots
+
+
 def _plot(
     output_dir: Path,
-    fpr: np.ndarray,
-    tpr: np.ndarray,
-    precision: np.ndarray,
-    recall: np.ndarray,
-    matrix: np.ndarray,
+    problem_type: str,
+    figures: dict[str, Any],
     importance: dict[str, float],
-    report: dict[str, Any],
 ) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    auc = report["binary_classification_metrics"]["auc"]["value"]
-    figure, axes = plt.subplots(figsize=(5, 5))
-    axes.plot(fpr, tpr, label=f"AUC = {auc:.3f}")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
-    axes.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
-    axes.legend(loc="lower right")
-    figure.savefig(output_dir / PLOTS[0], dpi=100)
-    plt.close(figure)
+    names = iter(PLOTS[problem_type])
+    if "roc" in figures:
+        fpr, tpr, auc = figures["roc"]
+        figure, axes = plt.subplots(figsize=(5, 5))
+        axes.plot(fpr, tpr, label=f"AUC = {auc:.3f}")
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+        axes.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
+        axes.legend(loc="lower right")
+        _save(figure, output_dir / next(names))
+        precision, recall = figures["pr"]
+        figure, axes = plt.subplots(figsize=(5, 5))
+        axes.plot(recall, precision)
+        axes.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve")
+        _save(figure, output_dir / next(names))
+    if "matrix" in figures:
+        matrix, classes = figures["matrix"]
+        _confusion_plot(plt, matrix, classes, output_dir / next(names))
+    if "per_class" in figures:
+        per_class = figures["per_class"]
+        figure, axes = plt.subplots(figsize=(max(4, 0.6 * len(per_class) + 2), 4))
+        axes.bar(list(per_class), [entry["f1"] for entry in per_class.values()])
+        axes.set(xlabel="Class", ylabel="F1", ylim=(0, 1), title="F1 per class (test)")
+        axes.tick_params(axis="x", rotation=45)
+        figure.tight_layout()
+        _save(figure, output_dir / next(names))
+    if "regression" in figures:
+        actual, predicted = figures["regression"]
+        figure, axes = plt.subplots(figsize=(5, 5))
+        axes.scatter(actual, predicted, s=10, alpha=0.6)
+        low, high = (
+            float(min(actual.min(), predicted.min())),
+            float(max(actual.max(), predicted.max())),
+        )
+        axes.plot([low, high], [low, high], linestyle="--", color="grey")
+        axes.set(xlabel="Actual", ylabel="Predicted", title="Predicted vs actual (test)")
+        _save(figure, output_dir / next(names))
+        figure, axes = plt.subplots(figsize=(5, 4))
+        axes.hist(predicted - actual, bins=30)
+        axes.set(xlabel="Predicted − actual", ylabel="Rows", title="Residuals (test)")
+        _save(figure, output_dir / next(names))
+    top = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:TOP_FEATURES]
+    figure, axes = plt.subplots(figsize=(7, 6))
+    axes.barh([name for name, _ in reversed(top)], [value for _, value in reversed(top)])
+    axes.set(xlabel="Gain", title=f"Feature importance (top {len(top)})")
+    figure.tight_layout()
+    _save(figure, output_dir / next(names))
 
-    figure, axes = plt.subplots(figsize=(5, 5))
-    axes.plot(recall, precision)
-    axes.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve")
-    figure.savefig(output_dir / PLOTS[1], dpi=100)
-    plt.close(figure)
 
-    figure, axes = plt.subplots(figsize=(4, 4))
+def _confusion_plot(plt: Any, matrix: np.ndarray, classes: list[str], path: Path) -> None:
+    """Counts per (actual, predicted) class, labelled with the class names."""
+    size = max(4.0, 0.7 * len(classes) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
     axes.imshow(matrix, cmap="Blues")
     for (row, col), count in np.ndenumerate(matrix):
         # White on the dark cells, black on the light ones: every count stays readable.
@@ -279,18 +533,18 @@ def _plot(
         axes.text(
             col, row, str(count), ha="center", va="center", color="white" if dark else "black"
         )
-    axes.set(
-        xticks=[0, 1], yticks=[0, 1], xlabel="Predicted", ylabel="Actual", title="Confusion matrix"
-    )
-    figure.savefig(output_dir / PLOTS[2], dpi=100)
-    plt.close(figure)
-
-    top = sorted(importance.items(), key=lambda item: item[1], reverse=True)[:TOP_FEATURES]
-    figure, axes = plt.subplots(figsize=(7, 6))
-    axes.barh([name for name, _ in reversed(top)], [value for _, value in reversed(top)])
-    axes.set(xlabel="Gain", title=f"Feature importance (top {len(top)})")
+    ticks = list(range(len(classes)))
+    axes.set_xticks(ticks, classes, rotation=45 if len(classes) > 3 else 0)
+    axes.set_yticks(ticks, classes)
+    axes.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix")
     figure.tight_layout()
-    figure.savefig(output_dir / PLOTS[3], dpi=100)
+    _save(figure, path)
+
+
+def _save(figure: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 

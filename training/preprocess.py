@@ -2,10 +2,16 @@
 
 Reads every raw CSV (with header) under the input directory, validates it against the dataset
 schema given as arguments, and writes the contracts §2 outputs: encoded train/validation/test
-splits (no header, 0/1 label first — the XGBoost CSV convention), the raw-feature baseline of
-the training split (what the endpoint receives; the DataQualityBaseline input) and
-``feature_spec.json`` (§3). The spec is plain JSON, never a pickle, so serving does not depend
-on this container's library versions.
+splits (no header, label first — the XGBoost CSV convention: 0/1 for binary, the class index
+for multiclass, the value for regression), the raw-feature baseline of the training split (what
+the endpoint receives; the DataQualityBaseline input) and ``feature_spec.json`` (§3). The spec
+is plain JSON, never a pickle, so serving does not depend on this container's library versions.
+
+The problem type (``--problem-type``) and, for binary, the positive label are inferred from the
+target when not given, by the rules of ``mlops.dataset.schema`` (contracts §1; a contract test
+keeps the two copies in agreement). A feature that is blank in every row is kept (a column not
+filled in yet must not break a pipeline) but reported: a ``warning:`` line in the job log and
+the spec's ``warnings``, which the run summary shows.
 
 Self-contained: imports nothing from the repository. Paths default to the container layout
 under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing`` in SageMaker); every one can also be
@@ -21,18 +27,28 @@ values are stripped of surrounding whitespace; a numeric cell must parse as a fi
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import re
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 DEFAULT_ROOT = "/opt/ml/processing"
+PROBLEM_TYPES = ("binary", "multiclass", "regression")
+MAX_INTEGER_CLASSES = 20
+MAX_CLASSES = 100
+# One-vs-rest (binary with more values): each rest value in at least this share of rows.
+MIN_REST_SHARE = 0.01
+MIN_REST_ROWS = 2
+_POSITIVE_WORDS = (("yes", "no"), ("true", "false"), ("y", "n"), ("positive", "negative"))
 # xgboost refuses these characters in feature names; encoded names are "<column>=<category>".
 _FORBIDDEN_NAME_CHARS = ("[", "]", "<")
 _NON_FINITE_TEXT = {
@@ -66,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         first_line = (str(error).strip().splitlines() or [""])[0]
         return _fail(f"preprocess failed: {type(error).__name__}: {first_line}")
+    for warning in spec["warnings"]:
+        print(f"warning: {warning}", flush=True)
     print(
-        f"wrote train={counts['train']} validation={counts['validation']} test={counts['test']} "
-        f"rows, {len(spec['encoded_columns'])} encoded columns from {len(spec['features'])} features"
+        f"{spec['problem_type']} target {spec['target']!r}: wrote train={counts['train']} "
+        f"validation={counts['validation']} test={counts['test']} rows, "
+        f"{len(spec['encoded_columns'])} encoded columns from {len(spec['features'])} features"
     )
     return 0
 
@@ -76,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 def _fail(reason: str) -> int:
     """Report a failure where SageMaker looks for it: the ExitMessage of DescribeProcessingJob
     is the first 1 KB of ``/opt/ml/output/message`` (next to the processing root; the local
-    runtime re-roots both). The reason is also the last stderr line, for the job log."""
+    runtime re-roots both). The reason is also the last stderr line, for the job log; it is
+    one line, whatever the message it quotes (pandas ends its parser errors with a newline)."""
+    reason = " ".join(reason.split())
     print(reason, file=sys.stderr, flush=True)
     message = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT)).parent / "output" / "message"
     try:
@@ -91,7 +112,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     root = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True)
-    parser.add_argument("--positive-label", required=True)
+    parser.add_argument("--problem-type", choices=PROBLEM_TYPES, default=None)
+    parser.add_argument("--positive-label", default=None, help="binary; inferred if absent")
     parser.add_argument("--drop-columns", default="", help="comma-separated id columns")
     parser.add_argument("--categorical", default=None, help="comma-separated; inferred if absent")
     parser.add_argument("--numeric", default=None, help="comma-separated; inferred if absent")
@@ -120,7 +142,9 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
     numeric = _names(args.numeric)
     _check_columns(raw, args.target, drop, categorical, numeric)
 
-    labels = encode_target(raw[args.target], args.target, args.positive_label, origins)
+    target = encode_target(
+        raw[args.target], args.target, args.problem_type, args.positive_label, origins
+    )
     feature_names = [c for c in raw.columns if c != args.target and c not in drop]
     if not feature_names:
         raise InputError("no feature columns left after removing the target and drop columns")
@@ -130,17 +154,17 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         for name in feature_names
         if types[name] == "numeric"
     }
-    splits = stratified_split(labels, args.validation_fraction, args.test_fraction, args.seed)
+    splits = split_rows(target, args.validation_fraction, args.test_fraction, args.seed)
     features = _feature_entries(raw, feature_names, types, numbers, splits["train"], args)
-    negative = _negative_label(raw[args.target], args.positive_label)
     spec = {
         "spec_version": SPEC_VERSION,
         "target": args.target,
-        "positive_label": args.positive_label,
-        "negative_label": negative,
+        "problem_type": target.problem_type,
+        **target.spec_entries(),
         "features": features,
         "encoded_columns": encoded_columns(features),
         "prediction_threshold": 0.5,
+        "warnings": blank_feature_warnings(raw, feature_names),
     }
     encoded = encode(raw, features, numbers)
     counts = {}
@@ -150,7 +174,7 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         ("test", args.test_dir),
     ):
         rows = splits[split]
-        _write_encoded(directory / f"{split}.csv", labels[rows], encoded.iloc[rows])
+        _write_encoded(directory / f"{split}.csv", target.values[rows], encoded.iloc[rows])
         counts[split] = len(rows)
     baseline = raw.iloc[splits["train"]][feature_names]
     args.baseline_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +182,16 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
     args.spec_dir.mkdir(parents=True, exist_ok=True)
     (args.spec_dir / "feature_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     return spec, counts
+
+
+def blank_feature_warnings(raw: pd.DataFrame, feature_names: list[str]) -> list[str]:
+    """One warning per feature without a single value: the model cannot learn from it."""
+    return [
+        f"feature {name!r} is blank in every row: it carries no signal (the model ignores it); "
+        "drop it (drop_columns) or fill it"
+        for name in feature_names
+        if not (raw[name] != "").any()
+    ]
 
 
 def _check_fractions(validation: float, test: float) -> None:
@@ -180,16 +214,17 @@ def read_inputs(input_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     origins = []
     columns: list[str] | None = None
     for path in files:
+        header = _header(path)
         try:
             frame = pd.read_csv(
                 path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False
             )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-            raise InputError(f"{path.name}: not a readable CSV with a header ({error})") from None
-        header = [str(c).strip() for c in frame.columns]
-        if len(set(header)) != len(header):
-            duplicates = sorted({c for c in header if header.count(c) > 1})
-            raise InputError(f"{path.name}: duplicate column names {duplicates}")
+        except pd.errors.ParserError as error:
+            raise InputError(f"{path.name}: {_parser_problem(str(error), len(header))}") from None
+        except (pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise InputError(
+                f"{path.name}: not a readable CSV with a header ({_one_line(str(error))})"
+            ) from None
         frame.columns = pd.Index(header)
         if columns is None:
             columns = header
@@ -208,6 +243,47 @@ def read_inputs(input_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise InputError(f"the input under {input_dir} has a header but no data rows")
     stripped = data.apply(lambda column: column.str.strip())
     return stripped, pd.concat(origins, ignore_index=True)
+
+
+def _header(path: Path) -> list[str]:
+    """The file's header, stripped, read with the csv module: pandas silently renames a
+    repeated name (``age`` → ``age.1``), which would train on a column nobody named."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), None)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(
+            f"{path.name}: not a readable CSV with a header ({_one_line(str(error))})"
+        ) from None
+    if not header:
+        raise InputError(f"{path.name}: not a readable CSV with a header (the file is empty)")
+    names = [name.strip() for name in header]
+    first_seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in first_seen:
+            raise InputError(
+                f"{path.name}: duplicate column name {name!r} (columns {first_seen[name]} and "
+                f"{position}): rename one so each column has its own name"
+            )
+        first_seen[name] = position
+    return names
+
+
+def _parser_problem(message: str, width: int) -> str:
+    """pandas' tokenizer error as a one-line reason (``Expected 3 fields in line 5, saw 4``
+    → which line, how many fields, how many the header has)."""
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        _, line, saw = (int(group) for group in match.groups())
+        return (
+            f"line {line} has {saw} fields, the header has {width} (an unquoted comma in a "
+            "value? quote it)"
+        )
+    return f"not a readable CSV ({_one_line(message)})"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _where(origins: pd.DataFrame, index: int) -> str:
@@ -250,38 +326,143 @@ def _check_columns(
             )
 
 
-def encode_target(column: pd.Series, name: str, positive: str, origins: pd.DataFrame) -> np.ndarray:
-    """Positive label → 1, the one other label → 0; anything else names its row."""
+@dataclass(frozen=True)
+class Target:
+    """The encoded target: label values per row and what the spec records about them."""
+
+    problem_type: str
+    values: np.ndarray  # binary 0/1, multiclass class index, regression float
+    classes: list[str]  # class order (binary: [negative, positive]); empty for regression
+    positive_label: str | None = None
+    negative_label: str | None = None
+
+    def spec_entries(self) -> dict[str, Any]:
+        if self.problem_type == "binary":
+            return {
+                "positive_label": self.positive_label,
+                "negative_label": self.negative_label,
+                "classes": self.classes,
+            }
+        if self.problem_type == "multiclass":
+            return {"classes": self.classes}
+        return {}
+
+
+def encode_target(
+    column: pd.Series,
+    name: str,
+    problem_type: str | None,
+    positive: str | None,
+    origins: pd.DataFrame,
+) -> Target:
+    """The target encoded for its problem type (inferred when not given); errors name a row."""
     blank = column == ""
     if blank.any():
         index = int(np.argmax(blank.to_numpy()))
         raise InputError(f"column {name!r}, {_where(origins, index)}: the target is blank")
+    counts = column.value_counts()
+    if len(counts) < 2:
+        raise InputError(
+            f"column {name!r}: every row has the label {_show(str(counts.index[0]))}; "
+            "need at least two values"
+        )
+    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    all_numeric = bool(np.isfinite(numbers).all())
+    if problem_type is None:
+        problem_type = infer_problem_type(counts, numbers if all_numeric else None)
+    if problem_type == "regression":
+        if not all_numeric:
+            index = int(np.argmax(~np.isfinite(numbers)))
+            raise InputError(
+                f"column {name!r}, {_where(origins, index)}: value {_show(column.iloc[index])} "
+                "is not a finite number (a regression target must be numeric)"
+            )
+        return Target("regression", numbers, [])
+    order = class_order([str(label) for label in counts.index], all_numeric)
+    if problem_type == "multiclass":
+        if len(order) > MAX_CLASSES:
+            raise InputError(
+                f"column {name!r} has {len(order)} distinct values, too many classes for "
+                f"multiclass (at most {MAX_CLASSES})"
+            )
+        index_of = {label: code for code, label in enumerate(order)}
+        codes = column.map(index_of).to_numpy(dtype=np.int64)
+        return Target("multiclass", codes, order)
+    if positive is None:
+        if len(order) != 2:
+            raise InputError(
+                f"column {name!r} has {len(order)} values; binary needs 2, or a positive label "
+                "to learn that class against the rest"
+            )
+        positive = infer_positive_label(counts, all_numeric)
     is_positive = (column == positive).to_numpy()
     if not is_positive.any():
         raise InputError(
             f"column {name!r}: the positive label {positive!r} never occurs "
-            f"(values seen: {sorted(column.unique().tolist())[:10]})"
+            f"(values seen: {order[:10]})"
         )
-    negative = _negative_label(column, positive)
-    if negative is None:
-        raise InputError(f"column {name!r}: every row has the positive label; need both classes")
-    unknown = ~is_positive & (column != negative).to_numpy()
-    if unknown.any():
-        index = int(np.argmax(unknown))
+    others = [label for label in order if label != positive]
+    _check_rest(column, name, positive, others, origins)
+    negative = others[0] if len(others) == 1 else f"not {positive}"
+    return Target("binary", is_positive.astype(np.int64), [negative, positive], positive, negative)
+
+
+def _check_rest(
+    column: pd.Series, name: str, positive: str, others: list[str], origins: pd.DataFrame
+) -> None:
+    """A binary target with more than two values learns the positive label against the rest,
+    unless a rest value is rare: that is a typo far more often than a class."""
+    if len(others) < 2:
+        return
+    counts = column.value_counts()
+    minimum = max(MIN_REST_ROWS, MIN_REST_SHARE * len(column))
+    rare = [label for label in others if counts[label] < minimum]
+    if rare:
+        index = int(np.argmax((column == rare[0]).to_numpy()))
         raise InputError(
-            f"column {name!r}, {_where(origins, index)}: value {_show(column.iloc[index])} is "
-            f"not a known label (positive {positive!r}, negative {negative!r})"
+            f"column {name!r}, {_where(origins, index)}: value {_show(rare[0])} is not a known "
+            f"label: {_show(positive)} is learned against the other values only when each is "
+            f"common (at least {MIN_REST_SHARE:.0%} of rows), and this one occurs "
+            f"{int(counts[rare[0]])} time(s)"
         )
-    return is_positive.astype(np.int64)
 
 
-def _negative_label(column: pd.Series, positive: str) -> str | None:
-    """The most frequent non-positive value (ties: the smallest); None when there is none."""
-    others = column[column != positive].value_counts()
-    if others.empty:
-        return None
-    best = others.max()
-    return min(str(value) for value, count in others.items() if count == best)
+def infer_problem_type(counts: pd.Series, numbers: np.ndarray | None) -> str:
+    """binary for 2 values; multiclass for ≤ 20 integers or ≤ 100 texts; else regression
+    (numbers) or an error (too many texts). Same rules as ``mlops.dataset.schema``."""
+    distinct = len(counts)
+    if distinct == 2:
+        return "binary"
+    if numbers is not None:
+        integral = bool((numbers == np.round(numbers)).all())
+        return "multiclass" if integral and distinct <= MAX_INTEGER_CLASSES else "regression"
+    if distinct <= MAX_CLASSES:
+        return "multiclass"
+    raise InputError(
+        f"the target has {distinct} distinct text values, too many to be classes (at most "
+        f"{MAX_CLASSES}); if it is a number, fix the cells that are not numbers"
+    )
+
+
+def infer_positive_label(counts: pd.Series, all_numeric: bool) -> str:
+    """Of two numbers the larger; yes/true/y/positive over their opposite; else the rarer
+    value (ties: the later in sort order). Same rules as ``mlops.dataset.schema``."""
+    labels = [str(label) for label in counts.index]
+    if all_numeric:
+        return max(labels, key=float)
+    lowered = {label.lower(): label for label in labels}
+    for positive, negative in _POSITIVE_WORDS:
+        if set(lowered) == {positive, negative}:
+            return lowered[positive]
+    fewest = counts.min()
+    return max(label for label in labels if counts[label] == fewest)
+
+
+def class_order(labels: list[str], all_numeric: bool) -> list[str]:
+    """Classes by value for numbers, else as text: class index i is the i-th."""
+    if all_numeric:
+        return sorted(labels, key=lambda label: (float(label), label))
+    return sorted(labels)
 
 
 def _is_number_text(column: pd.Series) -> pd.Series:
@@ -334,28 +515,52 @@ def parse_numeric(column: pd.Series, name: str, origins: pd.DataFrame) -> np.nda
     return numbers
 
 
-def stratified_split(
-    labels: np.ndarray, validation: float, test: float, seed: int
-) -> dict[str, np.ndarray]:
-    """Seeded split that keeps each class's share in every part; row order within a part is
-    the input order, so the outputs are reproducible byte for byte."""
+def split_rows(target: Target, validation: float, test: float, seed: int) -> dict[str, np.ndarray]:
+    """Seeded split: stratified by class for classification (each class keeps its share in
+    every part), a plain shuffle for regression. Row order within a part is the input order,
+    so the outputs are reproducible byte for byte."""
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "validation": [], "test": []}
-    for value in (0, 1):
-        members = rng.permutation(np.flatnonzero(labels == value))
+    labels = target.values
+    groups = (
+        [np.arange(len(labels))]
+        if target.problem_type == "regression"
+        else [np.flatnonzero(labels == code) for code in range(len(target.classes))]
+    )
+    for members in groups:
+        members = rng.permutation(members)
         n_test = round(len(members) * test)
         n_validation = round(len(members) * validation)
         parts["test"].append(members[:n_test])
         parts["validation"].append(members[n_test : n_test + n_validation])
         parts["train"].append(members[n_test + n_validation :])
     splits = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
-    for name, rows in splits.items():
-        if len(np.unique(labels[rows])) < 2:
-            raise InputError(
-                f"the {name} split would not hold both classes ({len(labels)} rows, "
-                f"{int(labels.sum())} positive): provide more data"
-            )
+    _check_split(target, splits)
     return splits
+
+
+def _check_split(target: Target, splits: dict[str, np.ndarray]) -> None:
+    rows = len(target.values)
+    if target.problem_type == "binary":
+        for name, members in splits.items():
+            if len(np.unique(target.values[members])) < 2:
+                raise InputError(
+                    f"the {name} split would not hold both classes ({rows} rows, "
+                    f"{int(target.values.sum())} positive): provide more data"
+                )
+        return
+    for name, members in splits.items():
+        if len(members) < 2:
+            raise InputError(
+                f"the {name} split would hold {len(members)} row(s) of {rows}: provide more data"
+            )
+    if target.problem_type == "multiclass":
+        present = set(np.unique(target.values[splits["train"]]).tolist())
+        absent = [label for code, label in enumerate(target.classes) if code not in present]
+        if absent:
+            raise InputError(
+                f"class(es) {absent} would have no training row ({rows} rows): provide more data"
+            )
 
 
 def _feature_entries(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -17,11 +18,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CliState:
     overrides: dict[str, Any] = field(default_factory=dict)
+    config: Path | None = None  # --config: the settings file (default cdk.json)
 
     def settings(self, extra: dict[str, Any] | None = None) -> ProjectSettings:
         """Settings with CLI overrides applied (``extra`` from command flags wins)."""
         merged = _deep_merge(self.overrides, extra or {})
-        return load_settings(merged)
+        return load_settings(merged, cdk_json=self.config)
 
 
 def aws_target(ctx: typer.Context, *, local: bool, endpoint_url: str | None = None) -> AwsTarget:

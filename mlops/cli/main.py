@@ -7,11 +7,12 @@ errors answer in well under a second even though sklearn/xgboost/sagemaker cost 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlops.cli import data, demo, endpoint, models, monitor, pipeline
+from mlops.cli import batch, data, demo, endpoint, init, models, monitor, pipeline
 from mlops.cli.context import CliState, parse_assignments
 from mlops.core.errors import UserError
 from mlops.core.settings import SettingsError
@@ -23,11 +24,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("init")(init.init)
 app.add_typer(data.app, name="data")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(models.app, name="models")
 app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(monitor.app, name="monitor")
+app.add_typer(batch.app, name="batch")
 app.add_typer(demo.app, name="demo")
 
 
@@ -42,8 +45,18 @@ def _root(
             "--set dataset.target=label (repeatable; wins over env and cdk.json).",
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="MLOPS_CONFIG_FILE",
+            help="Settings file in cdk.json's shape (default: the clone's cdk.json; "
+            "$MLOPS_CONFIG_FILE). `mlops init` writes the project's schema there.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    state = CliState(overrides=parse_assignments(setting or [], option="--set"))
+    state = CliState(overrides=parse_assignments(setting or [], option="--set"), config=config)
     state.settings()  # fail fast on a bad cdk.json, MLOPS_* variable or --set value
     ctx.obj = state
 

@@ -38,25 +38,46 @@ def list_models(ctx: typer.Context, local: LocalOption = False, group: GroupOpti
 
     sagemaker, default_group = _registry(ctx, local)
     try:
-        packages = list_packages(sagemaker, group or default_group)
+        packages = list_packages(sagemaker, group or default_group, with_metadata=True)
     except RegistryError as error:
         raise UserError(str(error)) from None
-    table = Table("version", "status", "created", "arn", title=group or default_group)
+    table = Table(
+        "version",
+        "status",
+        "created",
+        "dataset · gate",
+        "input",
+        "arn",
+        title=group or default_group,
+    )
     for package in packages:
-        table.add_row(str(package.version), package.status, package.created, package.arn)
-    Console(width=200).print(table)
+        table.add_row(
+            str(package.version),
+            package.status,
+            package.created,
+            package.describe(),
+            package.metadata.get("input-data", "-"),
+            package.arn,
+        )
+    Console(width=240).print(table)
 
 
 @app.command("describe")
 def describe(ctx: typer.Context, arn: str, local: LocalOption = False) -> None:
-    """The package as JSON: model data, metrics, drift baselines, approval."""
-    from sagemaker_pipelines.registry import RegistryError, describe_package
+    """The package as JSON: model data, metrics, drift baselines, approval; its dataset and
+    gate (what Register recorded) as one line on stderr."""
+    from sagemaker_pipelines.registry import RegistryError, describe_metadata, describe_package
 
     sagemaker, _ = _registry(ctx, local)
     try:
         package = describe_package(sagemaker, arn)
     except RegistryError as error:
         raise UserError(str(error)) from None
+    metadata = package.get("CustomerMetadataProperties") or {}
+    line = f"version {package.get('ModelPackageVersion', '?')}: {describe_metadata(metadata)}"
+    if metadata.get("input-data"):
+        line += f" · input {metadata['input-data']}"
+    typer.echo(line, err=True)
     typer.echo(json.dumps(package, indent=2, sort_keys=True, default=str))
 
 

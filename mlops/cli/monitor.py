@@ -13,16 +13,27 @@ from typing import Annotated, Any
 
 import typer
 
+from mlops.cli.monitoring_schema import ground_truth, monitor_schema
+from mlops.cli.schema import (
+    DropColumnsOption,
+    IdColumnOption,
+    PositiveLabelOption,
+    ProblemTypeOption,
+    SchemaFlags,
+    TargetOption,
+)
 from mlops.core.errors import UserError
 
 app = typer.Typer(
     help="Model Monitor baselines, drift analysis and reports in SageMaker formats.",
     no_args_is_help=True,
 )
+app.command("ground-truth")(ground_truth)
 
 
 @app.command("baseline")
 def baseline(
+    ctx: typer.Context,
     data: Annotated[
         Path, typer.Option(help="Baseline dataset: CSV (header by default) or parquet.")
     ],
@@ -30,13 +41,21 @@ def baseline(
     header: Annotated[
         bool, typer.Option("--header/--no-header", help="Whether the CSV has a header row.")
     ] = True,
+    target: TargetOption = None,
+    problem_type: ProblemTypeOption = None,
+    positive_label: PositiveLabelOption = None,
+    drop_columns: DropColumnsOption = None,
+    id_column: IdColumnOption = None,
 ) -> None:
-    """Write statistics.json + constraints.json for a dataset (the DataQualityBaseline step)."""
+    """Write statistics.json + constraints.json for a dataset (the DataQualityBaseline step);
+    the schema's id and target columns are left out (the endpoint never receives them)."""
     from monitoring.baseline import write_baseline
     from monitoring.errors import MonitoringInputError
 
+    flags = SchemaFlags(target, problem_type, positive_label, drop_columns, id_column)
+    excluded = monitor_schema(ctx, flags).excluded if header else ()
     try:
-        result = write_baseline(data, out, header=header)
+        result = write_baseline(data, out, header=header, exclude_columns=excluded)
     except MonitoringInputError as error:
         raise UserError(str(error)) from None
     typer.echo(
@@ -92,12 +111,17 @@ def run(
     local: Annotated[
         bool, typer.Option("--local", help="Use the embedded local AWS server.")
     ] = False,
-    positive_label: Annotated[
-        str | None, typer.Option(help="Positive class (default: the dataset setting).")
-    ] = None,
+    positive_label: PositiveLabelOption = None,
+    target: TargetOption = None,
+    problem_type: ProblemTypeOption = None,
+    drop_columns: DropColumnsOption = None,
+    id_column: IdColumnOption = None,
 ) -> None:
-    """Check current data against a baseline: violations, metrics, report (exit 0 on findings)."""
-    from mlops.cli.context import aws_target, state
+    """Check current data against a baseline: violations, metrics, report (exit 0 on findings).
+
+    --data leaves out the schema's id and target columns; model quality is measured for the
+    schema's problem type (or the one the model-quality baseline is about)."""
+    from mlops.cli.context import aws_target
     from monitoring.analysis import analyze
     from monitoring.errors import MonitoringInputError
     from monitoring.metrics import publish
@@ -107,13 +131,14 @@ def run(
         raise UserError("give exactly one of --capture DIR|s3://… or --data FILE")
     if publish_metrics and not endpoint:
         raise UserError("--publish-metrics needs --endpoint NAME (the metrics' Endpoint dimension)")
-    settings = state(ctx).settings()
-    label = positive_label or settings.dataset.positive_label
+    flags = SchemaFlags(target, problem_type, positive_label, drop_columns, id_column)
+    schema = monitor_schema(ctx, flags, model_quality_baseline)
+    settings = schema.settings
     needs_aws = publish_metrics or any(
         str(s).startswith("s3://") for s in (capture, ground_truth) if s
     )
-    target = aws_target(ctx, local=local, endpoint_url=endpoint_url) if needs_aws else None
-    s3 = target.client("s3") if target is not None else None
+    aws = aws_target(ctx, local=local, endpoint_url=endpoint_url) if needs_aws else None
+    s3 = aws.client("s3") if aws is not None else None
     try:
         result = analyze(
             baseline,
@@ -124,19 +149,27 @@ def run(
             s3_client=s3,
             ground_truth=ground_truth,
             model_quality_baseline=model_quality_baseline,
-            positive_label=label,
+            positive_label=schema.positive_label,
+            prediction_threshold=settings.prediction_threshold,
+            problem_type=schema.problem_type,
+            exclude_columns=schema.excluded if header else (),
         )
     except MonitoringInputError as error:
         raise UserError(str(error)) from None
 
     typer.echo(f"analysed {result.record_count:,} records against {baseline}")
     if result.skipped_records:
-        typer.echo(f"skipped {result.skipped_records} capture records that could not be decoded")
+        from monitoring.capture import summarize_skipped
+
+        typer.echo(
+            f"skipped {result.skipped_records} capture/ground-truth lines that could not be read "
+            "(not counted in the statistics):"
+        )
+        for line in summarize_skipped(result.skipped):
+            typer.echo(f"  {line}")
     if result.model_quality is not None:
         quality = result.model_quality
-        values = ", ".join(
-            f"{k} {v:.3f}" for k, v in quality.metrics.items() if k in ("auc", "f1", "accuracy")
-        )
+        values = schema.headline(quality.metrics)
         typer.echo(f"model quality on {quality.matched:,} labelled predictions: {values}")
     _print_violations(result)
     typer.echo(f"wrote {result.statistics} and {result.violations_file}")
@@ -145,9 +178,9 @@ def run(
         typer.echo(f"report: {path}")
     if publish_metrics:
         assert endpoint is not None
-        assert target is not None
+        assert aws is not None
         sent = publish(
-            target.client("cloudwatch"),
+            aws.client("cloudwatch"),
             result.metrics,
             endpoint=endpoint,
             schedule=schedule or settings.names.monitoring_schedule,

@@ -98,6 +98,26 @@ class ProjectNames:
     def batch_data_quality_job_definition(self) -> str:
         return f"{self.project}-batch-dq"
 
+    # Deployment stages and CI/CD -------------------------------------------------------------
+    def stage(self, name: str, *, production: bool) -> StageNames:
+        """The names of deployment stage ``name`` (``mlops.core.stages``); the production stage
+        (the last) keeps this project's own names."""
+        return StageNames(project=self, stage=name, production=production)
+
+    @property
+    def deployer_function(self) -> str:
+        """The Lambda that deploys a version to a stage (approval → first stage, promotions)."""
+        return f"{self.project}-deployer"
+
+    @property
+    def cicd_stack(self) -> str:
+        """The CI/CD bootstrap stack: GitHub Actions OIDC roles, one per stage."""
+        return f"{self.project}-cicd"
+
+    def ci_role_purpose(self, stage: str) -> str:
+        """``role`` purpose of the CI/CD role that deploys and promotes into ``stage``."""
+        return f"github-{stage}"
+
     # Stacks ----------------------------------------------------------------------------------
     @property
     def storage_stack(self) -> str:
@@ -214,3 +234,44 @@ class ProjectNames:
     def endpoint_config(self, version: str) -> str:
         """The EndpointConfig of one deployed package version."""
         return f"{self.endpoint}-config-{version}"
+
+
+@dataclass(frozen=True)
+class StageNames:
+    """Names of one deployment stage's resources (``mlops.core.stages``).
+
+    A stage's endpoint, its alarms and monitor, its serving stack, its roles and (in another
+    account) its storage are named as ``ProjectNames`` would name them for a project called
+    ``<project>`` (the production stage: the names every deployment had before stages existed,
+    so an existing endpoint stays the production one) or ``<project>-<stage>`` (every other
+    stage: ``churn-mlops-staging-endpoint``). The registry, the pipeline and the SSM parameters
+    stay the project's.
+    """
+
+    project: ProjectNames
+    stage: str
+    production: bool
+
+    @property
+    def resources(self) -> ProjectNames:
+        """The names of this stage's own resources (``endpoint``, ``serving_stack``,
+        ``errors_alarm``, ``monitoring_schedule``, ``role(…)``, ``bucket(…)``, …)."""
+        if self.production:
+            return self.project
+        return ProjectNames(f"{self.project.project}-{self.stage}")
+
+    @property
+    def endpoint(self) -> str:
+        return self.resources.endpoint
+
+    @property
+    def serving_stack(self) -> str:
+        return self.resources.serving_stack
+
+    @property
+    def stage_stack(self) -> str:
+        """A stage in another account: its storage, CloudFormation and tooling-access roles."""
+        return f"{self.resources.project}-stage"
+
+    def role(self, purpose: str, *, region: str) -> str:
+        return self.resources.role(purpose, region=region)

@@ -9,8 +9,10 @@ a synth, a job or a deployment starts, with the key, the value and the rule in t
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,9 +24,22 @@ from pydantic_settings import (
 )
 
 from mlops.core.names import ProjectNames
+from mlops.core.problem_types import ProblemType, problem_type_spec
+from mlops.core.stages import (
+    DEFAULT_STAGES,
+    CiCdSettings,
+    DeploymentStage,
+    NetworkSettings,
+    StageSettings,
+    check_stages,
+    resolve_stages,
+)
 
 CONTEXT_KEY = "mlops"
-DEFAULT_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+DEFAULT_CDK_JSON = Path(__file__).resolve().parent.parent.parent / "cdk.json"
+# Another file in cdk.json's shape to read settings from (``mlops --config``; tests, a second
+# project in one clone): the environment variable reaches CLI subprocesses too.
+CONFIG_FILE_ENV = "MLOPS_CONFIG_FILE"
 
 # SageMaker resource names: alphanumerics and hyphens, starting and ending with an alphanumeric.
 # Lowercase because S3 bucket names and some SageMaker resources (e.g. model monitor jobs) need it.
@@ -40,17 +55,56 @@ class SettingsError(ValueError):
     """A setting failed validation; the message is one line per problem, ready for a user."""
 
 
+class _KeyedError(ValueError):
+    """A cross-field rule broken by one setting: reported under that setting's dotted key."""
+
+    def __init__(self, key: tuple[str, ...], value: Any, rule: str) -> None:
+        super().__init__(f"setting {'.'.join(key)} = {value!r}: {rule}")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The resolved quality gate: ``<path>`` (a JsonGet path into evaluation.json) must be
+    ≥ ``threshold`` (≤ for an error metric) for a version to be registered."""
+
+    metric: str
+    threshold: float
+    higher_is_better: bool
+    path: str
+
+    @property
+    def comparison(self) -> str:
+        return ">=" if self.higher_is_better else "<="
+
+
 class DatasetSchema(BaseModel):
-    """What a tabular dataset looks like; any CSV that matches it can be trained on."""
+    """What the project's dataset looks like; any CSV that matches it can be trained on.
+
+    Set once per project (``mlops init`` writes it into ``cdk.json``) and read by every
+    command; each command's ``--target``/``--problem-type``/``--positive-label``/
+    ``--drop-columns``/``--id-column`` override it for one run. The template's own example
+    (the generated churn table) is in ``cdk.json``, not here: nothing defaults to it.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    target: str = Field(default="churn", min_length=1, description="Label column name.")
-    positive_label: str = Field(
-        default="Yes", min_length=1, description="Target value meaning the positive class."
+    target: str | None = Field(default=None, min_length=1, description="Label column name.")
+    problem_type: ProblemType | None = Field(
+        default=None, description="binary, multiclass or regression; inferred from the target."
+    )
+    positive_label: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Binary only: the target value meaning the positive class; inferred if absent.",
+    )
+    id_column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The column naming a row: never a feature; sent as the InferenceId by "
+        "`endpoint invoke`, the join key of `monitor ground-truth`.",
     )
     drop_columns: tuple[str, ...] = Field(
-        default=("customer_id",), description="Identifier columns that must not be features."
+        default=(), description="Other columns that must not be features."
     )
     categorical: tuple[str, ...] | None = Field(
         default=None, description="Categorical features; inferred from the data when absent."
@@ -67,14 +121,22 @@ class DatasetSchema(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _columns_do_not_overlap(self) -> DatasetSchema:
+    def _consistent(self) -> DatasetSchema:
+        if self.positive_label is not None and self.problem_type not in (None, "binary"):
+            raise _KeyedError(
+                ("dataset", "positive_label"),
+                self.positive_label,
+                f"only a binary problem has a positive label (problem_type is "
+                f"{self.problem_type}): remove it",
+            )
         roles = {
+            "id_column": {self.id_column} if self.id_column else set(),
             "drop_columns": set(self.drop_columns),
             "categorical": set(self.categorical or ()),
             "numeric": set(self.numeric or ()),
         }
         for role, columns in roles.items():
-            if self.target in columns:
+            if self.target is not None and self.target in columns:
                 raise ValueError(f"target column {self.target!r} cannot also be listed in {role}")
         names = list(roles)
         for i, first in enumerate(names):
@@ -85,6 +147,49 @@ class DatasetSchema(BaseModel):
                         f"columns {sorted(shared)} are listed in both {first} and {second}"
                     )
         return self
+
+    @property
+    def excluded_columns(self) -> tuple[str, ...]:
+        """Columns that are never features: the id column, then the drop columns."""
+        return ((self.id_column,) if self.id_column else ()) + self.drop_columns
+
+    @property
+    def non_feature_columns(self) -> tuple[str, ...]:
+        """What to remove from a raw row before it is a model input: target and excluded."""
+        return ((self.target,) if self.target else ()) + self.excluded_columns
+
+    def require_target(self) -> str:
+        """The target column; SettingsError saying how to set it when the project has none."""
+        if self.target is None:
+            raise SettingsError(
+                "setting dataset.target = None: no target column is configured; run "
+                "`mlops init --data FILE --target COLUMN` or pass --target"
+            )
+        return self.target
+
+    def require_problem_type(self) -> ProblemType:
+        """The problem type; SettingsError when it is neither configured nor inferred yet."""
+        if self.problem_type is None:
+            raise SettingsError(
+                "setting dataset.problem_type = None: the problem type is not set; run "
+                "`mlops init --data FILE --target COLUMN` (it infers and records it) or pass "
+                "--problem-type binary|multiclass|regression"
+            )
+        return self.problem_type
+
+
+class GateSettings(BaseModel):
+    """The pipeline's quality gate: which test metric must reach the ``MetricThreshold``.
+
+    Both default per problem type (``mlops.core.problem_types``): binary ``auc`` ≥ 0.75,
+    multiclass ``weighted_f1`` ≥ 0.7, regression ``r2`` ≥ 0.2. For an error metric (``rmse``,
+    ``mae``, ``mse``) the threshold is a maximum.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str | None = Field(default=None, min_length=1)
+    threshold: float | None = None
 
 
 class HyperParameters(BaseModel):
@@ -169,9 +274,7 @@ class ProjectSettings(BaseSettings):
     region: str = "us-east-1"
     instances: InstanceSettings = InstanceSettings()
     hyperparameters: HyperParameters = HyperParameters()
-    metric_threshold: float = Field(
-        default=0.75, ge=0, le=1, description="Minimum test AUC to register a model."
-    )
+    gate: GateSettings = GateSettings()
     prediction_threshold: float = Field(
         default=0.5, gt=0, lt=1, description="Probability at which the endpoint answers positive."
     )
@@ -180,6 +283,66 @@ class ProjectSettings(BaseSettings):
     )
     monitoring: MonitoringSettings = MonitoringSettings()
     dataset: DatasetSchema = DatasetSchema()
+    stages: tuple[StageSettings, ...] = Field(
+        default=DEFAULT_STAGES,
+        description="Ordered deployment stages; the last is production (mlops.core.stages).",
+    )
+    cicd: CiCdSettings = CiCdSettings()
+    network: NetworkSettings = NetworkSettings()
+
+    @model_validator(mode="after")
+    def _stages_fit_the_project(self) -> ProjectSettings:
+        try:
+            check_stages(self.stages, project_account=self.account, project_region=self.region)
+        except ValueError as error:
+            raise _KeyedError(("stages",), [s.name for s in self.stages], str(error)) from None
+        return self
+
+    @property
+    def deployment_stages(self) -> tuple[DeploymentStage, ...]:
+        """The stages with the project's defaults resolved (account, region, instances)."""
+        instances = self.instances
+        return resolve_stages(
+            self.stages,
+            names=self.names,
+            project_account=self.account,
+            project_region=self.region,
+            instance_type=instances.endpoint_type,
+            initial_count=instances.endpoint_initial_count,
+            max_count=instances.endpoint_max_count,
+        )
+
+    @model_validator(mode="after")
+    def _gate_fits_the_problem_type(self) -> ProjectSettings:
+        problem_type = self.dataset.problem_type
+        if problem_type is None:
+            return self
+        spec = problem_type_spec(problem_type)
+        if self.gate.metric is not None and self.gate.metric not in spec.metric_names:
+            raise _KeyedError(
+                ("gate", "metric"),
+                self.gate.metric,
+                f"not a {problem_type} metric; choose one of {', '.join(spec.metric_names)}",
+            )
+        gate = self.resolved_gate()
+        problem = spec.metric(gate.metric).check_threshold(gate.threshold)
+        if problem is not None and self.gate.threshold is not None:
+            raise _KeyedError(("gate", "threshold"), self.gate.threshold, problem)
+        return self
+
+    def resolved_gate(self) -> Gate:
+        """The gate metric and default threshold for the (configured) problem type."""
+        spec = problem_type_spec(self.dataset.require_problem_type())
+        metric = spec.metric(self.gate.metric or spec.default_gate_metric)
+        threshold = (
+            self.gate.threshold if self.gate.threshold is not None else spec.default_gate_threshold
+        )
+        return Gate(
+            metric=metric.name,
+            threshold=float(threshold),
+            higher_is_better=metric.higher_is_better,
+            path=spec.metric_path(metric.name),
+        )
 
     @field_validator("project_name")
     @classmethod
@@ -267,7 +430,7 @@ def load_settings(
     then ``context`` (the CDK app passes ``node.try_get_context("mlops")``) or the ``cdk.json``
     file.
     """
-    _source.cdk_json = cdk_json or DEFAULT_CDK_JSON
+    _source.cdk_json = cdk_json or config_file()
     _source.context = context
     try:
         return ProjectSettings(**(overrides or {}))
@@ -278,10 +441,20 @@ def load_settings(
         _source.context = None
 
 
+def config_file() -> Path:
+    """The settings file: ``$MLOPS_CONFIG_FILE`` when set, else the clone's ``cdk.json``."""
+    override = os.environ.get(CONFIG_FILE_ENV)
+    return Path(override) if override else DEFAULT_CDK_JSON
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One line per problem: ``setting <dotted.key> = <value>: <rule>``."""
     lines = []
     for problem in error.errors():
+        cause = (problem.get("ctx") or {}).get("error")
+        if isinstance(cause, _KeyedError):  # a cross-field rule: already names its key
+            lines.append(str(cause))
+            continue
         key = ".".join(str(part) for part in problem["loc"]) or "settings"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":

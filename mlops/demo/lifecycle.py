@@ -5,6 +5,12 @@ endpoint recorded in the registry like a real one → application traffic throug
 ``invoke_endpoint`` (a clean window, then a drifted one) → Model Monitor on each window's
 captured data → ``summary.json`` and ``report.html``.
 
+The demo is the template's own example project, whatever the settings configure for a team's
+dataset: the generated customer table with the target of the chosen problem type
+(`mlops.dataset.example`), under the example's project name (``churn-mlops``, and
+``churn-mlops-multiclass`` / ``-regression`` for the other problem types), so its model
+versions never land in a team project's model package group.
+
 Every stage uses the same code a team uses on its own: the CLI's pipeline runner, the
 registry helpers, the local deployment (`mlops.local_runtime.deploy`), the application client
 and the monitoring package (ground truth from `monitoring.ground_truth`). This module only
@@ -26,7 +32,8 @@ from rich.console import Console
 
 from mlops.core.errors import UserError
 from mlops.core.names import DATA_CAPTURE_PREFIX
-from mlops.core.settings import ProjectSettings
+from mlops.core.problem_types import ProblemType
+from mlops.core.settings import GateSettings, ProjectSettings
 from mlops.demo.results import CLEAN, DRIFTED, DemoSummary, TrafficResult, WindowResult
 from mlops.demo.traffic import clean_batch, drifted_batch, feature_order
 from mlops.local_runtime.aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
@@ -44,6 +51,7 @@ class DemoOptions:
 
     rows: int = 20_000
     seed: int = 42
+    problem_type: ProblemType = "binary"
     traffic_rows: int = 1_000
     rows_per_request: int = 20
     out_dir: Path = Path("build/demo")
@@ -66,6 +74,21 @@ class Stages:
         self.console.print(f"[green]✔ {name}[/] {self.seconds[name]:.1f} s")
 
 
+def demo_settings(settings: ProjectSettings, problem_type: ProblemType) -> ProjectSettings:
+    """The example project of ``problem_type``, keeping the rest of ``settings`` (region,
+    instances, monitoring, hyperparameters)."""
+    from mlops.dataset.example import EXAMPLE_PROJECT, example_schema
+
+    name = EXAMPLE_PROJECT if problem_type == "binary" else f"{EXAMPLE_PROJECT}-{problem_type}"
+    return settings.model_copy(
+        update={
+            "project_name": name,
+            "dataset": example_schema(problem_type),
+            "gate": GateSettings(),
+        }
+    )
+
+
 def run_demo(settings: ProjectSettings, options: DemoOptions, console: Console) -> DemoSummary:
     """Run every stage; return the summary (also written to ``out_dir/summary.json``)."""
     from mlops.dataset.generator import write_csv
@@ -75,6 +98,7 @@ def run_demo(settings: ProjectSettings, options: DemoOptions, console: Console) 
     from mlops.local_runtime.deploy import record_deployment
 
     started = time.perf_counter()
+    settings = demo_settings(settings, options.problem_type)
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(console)
@@ -85,9 +109,13 @@ def run_demo(settings: ProjectSettings, options: DemoOptions, console: Console) 
         sagemaker = client("sagemaker", endpoint_url=endpoint_url, region=settings.region)
         console.print(f"  embedded AWS at {endpoint_url}")
 
-    data = out / "data" / "churn.csv"
-    with stages.stage("data", f"generating {options.rows:,} customers (seed {options.seed})"):
-        write_csv(data, rows=options.rows, seed=options.seed)
+    target = settings.dataset.require_target()
+    data = out / "data" / f"{target}.csv"
+    what = (
+        f"{options.rows:,} customers, {options.problem_type} target {target} (seed {options.seed})"
+    )
+    with stages.stage("data", f"generating {what}"):
+        write_csv(data, rows=options.rows, seed=options.seed, problem_type=options.problem_type)
 
     with stages.stage("pipeline", "executing the pipeline definition locally"):
         local = _run_pipeline(settings, data, out / "pipeline", options.state_dir, console)
@@ -117,10 +145,11 @@ def run_demo(settings: ProjectSettings, options: DemoOptions, console: Console) 
     bucket = settings.names.local_data_bucket
     ensure_bucket(s3, bucket)
     capture_root = f"s3://{bucket}/{DATA_CAPTURE_PREFIX}"
-    target = settings.dataset.target
+    kind = options.problem_type
+    rows = options.traffic_rows
     batches = {
-        CLEAN: clean_batch(features, target, options.traffic_rows, options.seed + 1, scratch),
-        DRIFTED: drifted_batch(features, target, options.traffic_rows, options.seed + 2, scratch),
+        CLEAN: clean_batch(features, target, rows, options.seed + 1, scratch, kind),
+        DRIFTED: drifted_batch(features, target, rows, options.seed + 2, scratch, kind),
     }
     traffic: dict[str, TrafficResult] = {}
     for name, batch in batches.items():
@@ -159,6 +188,7 @@ def run_demo(settings: ProjectSettings, options: DemoOptions, console: Console) 
 
     summary = DemoSummary(
         rows=options.rows,
+        problem_type=options.problem_type,
         run=run,
         run_summary_path=local.summary_path,
         model_package_arn=package_arn,

@@ -51,8 +51,9 @@ def monitor_window(
         s3_client=s3,
         ground_truth=ground_truth,
         model_quality_baseline=evaluation,
-        positive_label=settings.dataset.positive_label,
+        positive_label=settings.dataset.positive_label or "",
         prediction_threshold=settings.prediction_threshold,
+        problem_type=settings.dataset.require_problem_type(),
     )
     published = publish(
         cloudwatch,

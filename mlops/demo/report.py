@@ -32,8 +32,10 @@ Finished in {{ s.wall_seconds }} s.</p>
 
 <h2>Model</h2>
 <table>
+ <tr><th>problem type</th><td>{{ s.problem_type }}</td></tr>
  <tr><th>model package</th><td><code>{{ s.model_package_arn }}</code></td></tr>
  <tr><th>approval status</th><td>{{ s.approval_status }}</td></tr>
+ <tr><th>pipeline run report</th><td><a href="{{ run_report }}">{{ run_report }}</a></td></tr>
  {% for name, value in s.metrics.items() %}
  <tr><th>test {{ name }}</th><td>{{ "%.4f" | format(value) }}</td></tr>
  {% endfor %}
@@ -52,11 +54,11 @@ Finished in {{ s.wall_seconds }} s.</p>
 </table>
 
 <h2>Endpoint traffic and Model Monitor</h2>
-<table><tr><th>window</th><th>invocations</th><th>captured records</th><th>violations</th><th>model quality (AUC)</th><th>details</th></tr>
+<table><tr><th>window</th><th>invocations</th><th>captured records</th><th>violations</th><th>model quality ({{ quality_metric }})</th><th>details</th></tr>
 {% for name, w in s.windows.items() %}
  <tr><td>{{ name }}</td><td>{{ w.invocations }}</td><td>{{ w.captured_records }}</td>
  <td class="{{ 'bad' if w.violations else 'ok' }}">{{ w.violations }}</td>
- <td>{{ "%.4f" | format(w.model_quality.auc) if w.model_quality and w.model_quality.auc is defined else "–" }}</td>
+ <td>{{ "%.4f" | format(w.model_quality[quality_metric]) if w.model_quality and quality_metric in w.model_quality else "–" }}</td>
  <td><a href="{{ links[name] }}">monitoring report</a></td></tr>
 {% endfor %}
 </table>
@@ -96,8 +98,14 @@ def write_demo_report(path: Path, summary: DemoSummary) -> Path:
         for name, window in windows.items()
     }
     drift_features = sorted({f for window in windows.values() for f in window.monitoring.drift})
+    run_report = summary.run.report
     html = environment.from_string(_TEMPLATE).render(
-        s=summary.to_json(), plots=plots, links=links, drift_features=drift_features
+        s=summary.to_json(),
+        plots=plots,
+        links=links,
+        drift_features=drift_features,
+        quality_metric=summary.run.gate.metric,
+        run_report=os.path.relpath(run_report, path.parent) if run_report else "-",
     )
     path.write_text(html)
     return path

@@ -102,6 +102,7 @@ class DemoSummary:
     """The whole run: the pipeline, the deployment, both windows and the time each stage took."""
 
     rows: int
+    problem_type: str
     run: RunSummary
     run_summary_path: Path
     model_package_arn: str
@@ -137,6 +138,7 @@ class DemoSummary:
         run = self.run.to_json()
         return {
             "rows": self.rows,
+            "problem_type": self.problem_type,
             "auc": self.auc,
             "metrics": dict(self.run.metrics),
             "model_package_arn": self.model_package_arn,

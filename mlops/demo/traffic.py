@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mlops.core.errors import UserError
+from mlops.core.problem_types import ProblemType
 from mlops.dataset.generator import write_csv
 from monitoring.ground_truth import RowKey, row_key
 
@@ -51,18 +52,28 @@ def feature_order(model_archive: Path) -> tuple[str, ...]:
 
 
 def clean_batch(
-    features: tuple[str, ...], target: str, rows: int, seed: int, scratch: Path
+    features: tuple[str, ...],
+    target: str,
+    rows: int,
+    seed: int,
+    scratch: Path,
+    problem_type: ProblemType = "binary",
 ) -> TrafficBatch:
     """Fresh rows from the training distribution (another seed)."""
-    frame = _generate(rows, seed, scratch)
+    frame = _generate(rows, seed, scratch, problem_type)
     return _batch("clean", frame, features, target)
 
 
 def drifted_batch(
-    features: tuple[str, ...], target: str, rows: int, seed: int, scratch: Path
+    features: tuple[str, ...],
+    target: str,
+    rows: int,
+    seed: int,
+    scratch: Path,
+    problem_type: ProblemType = "binary",
 ) -> TrafficBatch:
     """Rows whose distribution moved away from training on `DRIFTED_COLUMNS`."""
-    frame = _generate(rows, seed, scratch)
+    frame = _generate(rows, seed, scratch, problem_type)
     rng = np.random.default_rng(seed)
     charges = pd.to_numeric(frame["monthly_charges"])
     frame["monthly_charges"] = (charges * 1.6 + 25).round(2).astype(str)
@@ -75,9 +86,9 @@ def drifted_batch(
     return _batch("drifted", frame, features, target)
 
 
-def _generate(rows: int, seed: int, scratch: Path) -> pd.DataFrame:
+def _generate(rows: int, seed: int, scratch: Path, problem_type: ProblemType) -> pd.DataFrame:
     path = scratch / f"traffic-{seed}.csv"
-    write_csv(path, rows=rows, seed=seed)
+    write_csv(path, rows=rows, seed=seed, problem_type=problem_type)
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 

@@ -45,6 +45,7 @@ from mlops.local_runtime.aws_journal import (
     with_upload_ids,
 )
 from mlops.local_runtime.aws_layout import HEALTH_PATH, AwsStateLayout
+from mlops.local_runtime.moto_registry import install as install_registry_extensions
 
 HOST = "127.0.0.1"
 EXIT_STATE_TAKEN = 3
@@ -360,6 +361,7 @@ def serve(state_dir: Path, port: int) -> int:
     signal.signal(signal.SIGINT, _stop)
     os.environ.pop("MOTO_ENABLE_RECORDING", None)  # the journal is the record
     install_clock()
+    install_registry_extensions()  # ModelLifeCycle, updates that keep what they omit
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,

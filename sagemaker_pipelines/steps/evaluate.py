@@ -1,7 +1,7 @@
 """Evaluate: evaluate.py in the XGBoost image scores the trained model on the test split.
 
-Its ``evaluation.json`` (contracts §6) is both a property file, which CheckMetric reads the AUC
-from, and the registered model's quality metrics.
+Its ``evaluation.json`` (contracts §6) is both a property file, which the gates read the
+prediction check and the gate metric from, and the registered model's quality metrics.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sagemaker_pipelines.steps.context import StepContext
-from sagemaker_pipelines.steps.names import AUC_PATH, EVALUATE, EVALUATION_PROPERTY_FILE
+from sagemaker_pipelines.steps.names import EVALUATE, EVALUATION_PROPERTY_FILE
 from sagemaker_pipelines.steps.preprocess import preprocess_output
 from sagemaker_pipelines.steps.processing import (
     processing_input,
@@ -60,9 +60,10 @@ def report_uri(evaluate: ProcessingStep) -> Join:
     return Join(on="/", values=[output, REPORT_FILE])
 
 
-def evaluated_auc(evaluate: ProcessingStep) -> JsonGet:
-    """The test AUC evaluate.py reports, read from the step's property file when it runs."""
+def evaluated(evaluate: ProcessingStep, json_path: str) -> JsonGet:
+    """A value of ``evaluation.json`` (e.g. ``regression_metrics.r2.value``), read from the
+    step's property file when the pipeline runs."""
     from sagemaker.core.workflow.functions import JsonGet
 
     (report,) = evaluate.property_files
-    return JsonGet(step_name=evaluate.name, property_file=report, json_path=AUC_PATH)
+    return JsonGet(step_name=evaluate.name, property_file=report, json_path=json_path)

@@ -1,4 +1,4 @@
-"""Step names and the evaluation property the condition reads.
+"""Step names and the evaluation property file the gates read.
 
 The names are the definition's contract with its readers: the local executor, the CLI summary,
 ``start --wait`` output and infra address steps by them. They are re-exported by
@@ -11,9 +11,17 @@ PREPROCESS = "Preprocess"
 DATA_QUALITY = "DataQualityBaseline"
 TRAIN = "Train"
 EVALUATE = "Evaluate"
+# The gate: CheckMetric registers a model whose test predictions vary and whose gate metric
+# reaches the MetricThreshold parameter; when it refuses, CheckPredictions picks the reason
+# (ConstantPredictions before MetricBelowThreshold).
 CHECK_METRIC = "CheckMetric"
 REGISTER = "Register"
-FAIL = "AucBelowThreshold"
+CHECK_PREDICTIONS = "CheckPredictions"
+CONSTANT_PREDICTIONS = "ConstantPredictions"
+FAIL = "MetricBelowThreshold"
 
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
-AUC_PATH = "binary_classification_metrics.auc.value"
+# evaluation.json's prediction_check (training/evaluate.py): how many distinct answers the
+# model gave on the test split, and the message a constant model fails with.
+DISTINCT_PREDICTIONS_PATH = "prediction_check.distinct_predictions"
+PREDICTION_CHECK_MESSAGE_PATH = "prediction_check.message"

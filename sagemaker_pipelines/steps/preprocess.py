@@ -54,10 +54,18 @@ def preprocess_output(preprocess: ProcessingStep, name: str) -> Properties:
 
 
 def schema_arguments(schema: DatasetSchema) -> list[str]:
-    """The dataset schema as preprocess.py arguments (contracts §1)."""
-    arguments = ["--target", schema.target, "--positive-label", schema.positive_label]
-    if schema.drop_columns:
-        arguments += ["--drop-columns", ",".join(schema.drop_columns)]
+    """The dataset schema as preprocess.py arguments (contracts §1); the id column is one of
+    the ``--drop-columns`` there (preprocess only needs to know it is not a feature)."""
+    arguments = [
+        "--target",
+        schema.require_target(),
+        "--problem-type",
+        schema.require_problem_type(),
+    ]
+    if schema.positive_label is not None:
+        arguments += ["--positive-label", schema.positive_label]
+    if schema.excluded_columns:
+        arguments += ["--drop-columns", ",".join(schema.excluded_columns)]
     if schema.categorical is not None:
         arguments += ["--categorical", ",".join(schema.categorical)]
     if schema.numeric is not None:

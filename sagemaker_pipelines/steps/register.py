@@ -7,12 +7,14 @@ endpoint traffic against (read back by the approval Lambda, contracts §11).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 from mlops.core.media import JSON, REQUEST_TYPES, RESPONSE_TYPES
 from sagemaker_pipelines.code import INFERENCE_SCRIPT
+from sagemaker_pipelines.steps.check_metric import THRESHOLD_PARAMETER
 from sagemaker_pipelines.steps.context import StepContext
-from sagemaker_pipelines.steps.evaluate import report_uri
+from sagemaker_pipelines.steps.evaluate import evaluated, report_uri
 from sagemaker_pipelines.steps.names import REGISTER
 from sagemaker_pipelines.steps.train import model_artifact
 
@@ -23,6 +25,18 @@ if TYPE_CHECKING:
 
 # train.py packs inference.py into model.tar.gz here (contracts §4).
 MODEL_CODE_DIR = "/opt/ml/model/code"
+# CustomerMetadataProperties keys: what `mlops models list|describe` show of each version.
+METADATA_KEYS = (
+    "problem-type",
+    "target",
+    "gate-metric",
+    "gate-value",
+    "gate-threshold",
+    "input-data",
+)
+# Characters a CustomerMetadataProperties value may not hold (botocore's pattern allows letters,
+# digits, spaces and _.:/=+-@); a target name outside them is recorded with "_" in their place.
+_NOT_IN_METADATA = re.compile(r"[^\w\s.:/=+\-@]")
 
 
 def build_register(
@@ -54,6 +68,7 @@ def build_register(
     )
     baseline = data_quality.properties
     endpoint_type = ctx.settings.instances.endpoint_type
+    gate = ctx.settings.resolved_gate()
     return ModelStep(
         name=REGISTER,
         step_args=builder.register(
@@ -63,6 +78,7 @@ def build_register(
             inference_instances=[endpoint_type],
             transform_instances=[endpoint_type],
             approval_status=ctx.parameters["ModelApprovalStatus"],
+            customer_metadata_properties=version_metadata(ctx, evaluate, gate.metric, gate.path),
             model_metrics=ModelMetrics(
                 model_statistics=MetricsSource(s3_uri=report_uri(evaluate), content_type=JSON),
                 model_data_statistics=MetricsSource(
@@ -82,3 +98,23 @@ def build_register(
             ),
         ),
     )
+
+
+def version_metadata(
+    ctx: StepContext, evaluate: ProcessingStep, metric: str, path: str
+) -> dict[str, Any]:
+    """What tells versions apart in the registry: the dataset (problem type, target, input
+    URI) and the gate (metric, its test value, the threshold it passed), as strings."""
+    from sagemaker.core.workflow.functions import Join
+
+    schema = ctx.settings.dataset
+    values: dict[str, Any] = {
+        "problem-type": schema.require_problem_type(),
+        "target": _NOT_IN_METADATA.sub("_", schema.require_target())[:256],
+        "gate-metric": metric,
+        "gate-value": Join(on="", values=[evaluated(evaluate, path)]),
+        "gate-threshold": ctx.parameters[THRESHOLD_PARAMETER].to_string(),
+        "input-data": ctx.parameters["InputDataUrl"],
+    }
+    assert tuple(values) == METADATA_KEYS
+    return values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sagemaker_pipelines.code import TRAINING_ENTRY_POINT, TRAINING_METRIC_DEFINITIONS
+from sagemaker_pipelines.code import TRAINING_ENTRY_POINT, training_metric_definitions
 from sagemaker_pipelines.steps.context import TRAINING_CODE_DIR, StepContext
 from sagemaker_pipelines.steps.names import TRAIN
 from sagemaker_pipelines.steps.preprocess import preprocess_output
@@ -58,8 +58,9 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
             "colsample_bytree": parameters["ColsampleBytree"].to_string(),
             "min_child_weight": parameters["MinChildWeight"].to_string(),
             "early_stopping_rounds": parameters["EarlyStoppingRounds"].to_string(),
-            # A project setting, not a parameter: the endpoint's decision threshold is part of
-            # the model (feature_spec.json), evaluate.py reports precision/recall at it.
+            # A project setting, not a parameter: a binary endpoint's decision threshold is
+            # part of the model (feature_spec.json), evaluate.py reports precision/recall at it.
+            # The objective and early-stopping metric follow the spec's problem type (train.py).
             "prediction_threshold": str(ctx.settings.prediction_threshold),
         },
         input_data_config=[
@@ -78,7 +79,9 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
     trainer.with_metric_definitions(
         [
             MetricDefinition(name=name, regex=regex)
-            for name, regex in TRAINING_METRIC_DEFINITIONS.items()
+            for name, regex in training_metric_definitions(
+                ctx.settings.dataset.require_problem_type()
+            ).items()
         ]
     )
     return TrainingStep(name=TRAIN, step_args=trainer.train())

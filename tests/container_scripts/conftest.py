@@ -33,7 +33,16 @@ from sagemaker_pipelines import code as code_bundle
 
 BUCKET = "scripts-test"
 ROWS = 5000
-SCHEMA_ARGS = ["--target", "churn", "--positive-label", "Yes", "--drop-columns", "customer_id"]
+SCHEMA_ARGS = [
+    "--target",
+    "churn",
+    "--problem-type",
+    "binary",
+    "--positive-label",
+    "Yes",
+    "--drop-columns",
+    "customer_id",
+]
 PREPROCESS_OUTPUTS = ("train", "validation", "test", "baseline", "spec")
 DEFAULT_HYPERPARAMETERS = {
     "max_depth": "5",
@@ -119,7 +128,7 @@ def training_spec(
             "sagemaker_program": json.dumps("train.py"),
             "sagemaker_submit_directory": json.dumps(sourcedir_uri),
         },
-        metric_definitions=code_bundle.TRAINING_METRIC_DEFINITIONS,
+        metric_definitions=code_bundle.training_metric_definitions("binary"),
         image=xgboost_image(),
     )
 

@@ -78,12 +78,14 @@ def test_baseline_is_raw_training_features_with_header_in_spec_order(chain: Chai
 def test_feature_spec_records_types_vocabularies_and_encoded_order(chain: Chain) -> None:
     spec = _spec(chain)
     features = {feature["name"]: feature for feature in spec["features"]}
-    assert spec["spec_version"] == 1
-    assert (spec["target"], spec["positive_label"], spec["negative_label"]) == (
-        "churn",
+    assert spec["spec_version"] == 2
+    assert (spec["target"], spec["problem_type"]) == ("churn", "binary")
+    assert (spec["positive_label"], spec["negative_label"], spec["classes"]) == (
         "Yes",
         "No",
+        ["No", "Yes"],
     )
+    assert spec["warnings"] == []
     assert list(features) == [c for c in COLUMNS if c not in ("customer_id", "churn")]
     assert features["tenure_months"]["type"] == "numeric"
     assert isinstance(features["tenure_months"]["median"], float)
@@ -152,8 +154,32 @@ BAD_INPUTS = [
     pytest.param(
         _with_cell(250, "churn", "Maybe"),
         [],
-        ["'churn'", "row 250", "'Maybe'", "not a known label"],
+        ["'churn'", "row 250", "'Maybe'", "not a known label", "occurs 1 time"],
         id="unknown-target-label",
+    ),
+    pytest.param(
+        _with_cell(3, "churn", ""),
+        [],
+        ["'churn'", "row 3", "the target is blank"],
+        id="blank-target",
+    ),
+    pytest.param(
+        lambda rows: rows[7].append("extra"),
+        [],
+        ["bad.csv", "line 8 has 17 fields, the header has 16", "quote it"],
+        id="row-with-an-extra-field",
+    ),
+    pytest.param(
+        lambda rows: rows[0].__setitem__(rows[0].index("region"), "age"),
+        [],
+        ["duplicate column name 'age' (columns 2 and 15)"],
+        id="duplicate-column-name",
+    ),
+    pytest.param(
+        _with_cell(12, "churn", "Maybe"),
+        ["--problem-type", "regression"],
+        ["'churn'", "not a finite number", "regression target must be numeric"],
+        id="text-target-for-regression",
     ),
     pytest.param(
         _without_column("tenure_months"),

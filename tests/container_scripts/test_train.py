@@ -55,6 +55,14 @@ def test_validation_auc_is_logged_for_metric_definitions(chain: Chain) -> None:
     assert "[best]\ttrain-auc:" in log
 
 
+def test_binary_training_stops_early_on_validation_logloss(chain: Chain) -> None:
+    # AUC ranks rows and can peak while every probability is under the threshold; logloss
+    # (the last evaluation metric, which xgboost stops on) keeps improving until they fit.
+    log = chain.training.log_file.read_text()
+    assert '"eval_metric": ["auc", "logloss"]' in log
+    assert chain.training.metrics["validation:logloss"] < 0.6
+
+
 @pytest.mark.parametrize(
     ("override", "script_message"),
     [

@@ -114,6 +114,7 @@ def test_summary_holds_exactly_the_documented_keys(demo: tuple[Path, dict[str, A
     _, summary, _ = demo
     assert list(summary) == [
         "rows",
+        "problem_type",
         "auc",
         "metrics",
         "model_package_arn",

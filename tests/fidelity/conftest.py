@@ -10,6 +10,7 @@ the image, minus nginx (which proxies ``/ping`` and ``/invocations`` unchanged) 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,10 +74,16 @@ def reference_container(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of the real stack serving the test model."""
-    base = tmp_path_factory.mktemp("opt-ml")  # SAGEMAKER_BASE_DIR: stands for /opt/ml
+    with serve_for_real(serving_env, test_model.archive, tmp_path_factory.mktemp("opt-ml")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_for_real(serving_env: ReferenceEnv, archive: Path, base: Path) -> Iterator[str]:
+    """The real stack serving ``archive`` from ``base`` (SAGEMAKER_BASE_DIR: /opt/ml)."""
     model_dir = base / "model"
     model_dir.mkdir()
-    with tarfile.open(test_model.archive) as tar:
+    with tarfile.open(archive) as tar:
         tar.extractall(model_dir, filter="data")
     code = model_dir / "code"
     environment = {

@@ -26,16 +26,25 @@ _PSEUDO = {
 _VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
-def deployed_definition(templates: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
-    """The ``AWS::SageMaker::Pipeline`` definition body of the synthesized app, resolved."""
+def deployed_definition(
+    templates: Mapping[str, dict[str, Any]], pipeline_name: str | None = None
+) -> dict[str, Any]:
+    """The definition body of the synthesized app's ``AWS::SageMaker::Pipeline`` named
+    ``pipeline_name`` (default: the training pipeline of cdk.json's project), resolved."""
+    if pipeline_name is None:
+        from mlops.core.settings import load_settings
+
+        pipeline_name = load_settings().names.pipeline
     for template in templates.values():
         for resource in template.get("Resources", {}).values():
             if resource.get("Type") != "AWS::SageMaker::Pipeline":
                 continue
+            if resource["Properties"].get("PipelineName") != pipeline_name:
+                continue
             definition = resource["Properties"]["PipelineDefinition"]
             body = definition.get("PipelineDefinitionBody", definition.get("DefinitionString"))
             return dict(json.loads(_resolve(body, template, templates)))
-    raise LookupError("no AWS::SageMaker::Pipeline in the synthesized templates")
+    raise LookupError(f"no AWS::SageMaker::Pipeline {pipeline_name} in the synthesized templates")
 
 
 def local_definition() -> dict[str, Any]:

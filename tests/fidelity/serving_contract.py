@@ -121,11 +121,27 @@ def body_kind(body: bytes) -> str:
     if _is_json(text):
         return "json"
     lines = [line for line in text.splitlines() if line.strip()]
-    if all(_is_json(line) for line in lines):
+    if all(_is_json_document(line) for line in lines):
         return "jsonlines"
-    if all("," in line for line in lines):
-        return "csv"
+    if all("," in line for line in lines) or all(_is_number(line) for line in lines):
+        return "csv"  # a regression model's CSV answer is one column of numbers
     return "text"
+
+
+def _is_json_document(text: str) -> bool:
+    """A JSON object or array (a JSON lines record); a bare number is a CSV cell too."""
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_json(text: str) -> bool:
@@ -226,6 +242,26 @@ def probes(rows: list[list[str]]) -> list[Probe]:
             J,
             extra={"X-Amzn-SageMaker-Custom-Attributes": "trace-id=7f3b"},
         ),
+    ]
+
+
+def answer_probes(kind: str, rows: list[list[str]]) -> list[Probe]:
+    """The answers of a multiclass or a regression model, in each response type, and a
+    refused request."""
+
+    def csv(*lines: list[str]) -> bytes:
+        return ("\n".join(",".join(line) for line in lines) + "\n").encode()
+
+    records = [dict(zip(FEATURES, row, strict=True)) for row in rows[:2]]
+    age = FEATURES.index("age")
+    bad = [*rows[0][:age], "forty", *rows[0][age + 1 :]]
+    return [
+        Probe(f"{kind} model: CSV, 3 rows, JSON answer", csv(*rows[:3]), C, J),
+        Probe(f"{kind} model: CSV, 3 rows, CSV answer", csv(*rows[:3]), C, C),
+        Probe(
+            f"{kind} model: JSON instances, JSON lines answer", json.dumps(records).encode(), J, L
+        ),
+        Probe(f"{kind} model: CSV, `forty` in a numeric column", csv(bad), C, J),
     ]
 
 

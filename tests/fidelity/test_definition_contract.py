@@ -52,12 +52,17 @@ def local() -> dict[str, Any]:
 
 
 def _steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every step, those in Condition branches at any depth included."""
     found: list[dict[str, Any]] = []
-    for step in definition["Steps"]:
-        found.append(step)
-        arguments = step.get("Arguments", {})
-        if step["Type"] == "Condition":
-            found += arguments.get("IfSteps", []) + arguments.get("ElseSteps", [])
+
+    def collect(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            found.append(step)
+            arguments = step.get("Arguments", {})
+            if step["Type"] == "Condition":
+                collect(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+
+    collect(definition["Steps"])
     return found
 
 

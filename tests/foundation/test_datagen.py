@@ -84,6 +84,31 @@ def test_a_model_can_learn_the_signal(sample: Path) -> None:
 
 
 def test_rejects_zero_rows(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match="rows must be between 1 and 10,000,000"):
         write_csv(tmp_path / "x.csv", rows=0, seed=1)
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "target", "values"),
+    [
+        ("multiclass", "churn_risk", {"low", "medium", "high"}),
+        ("regression", "lifetime_value", None),
+    ],
+)
+def test_each_problem_type_gets_its_target_and_the_same_features(
+    tmp_path: Path, problem_type: str, target: str, values: set[str] | None
+) -> None:
+    write_csv(tmp_path / "binary.csv", rows=2_000, seed=3)
+    write_csv(tmp_path / "other.csv", rows=2_000, seed=3, problem_type=problem_type)  # type: ignore[arg-type]
+    binary, other = pd.read_csv(tmp_path / "binary.csv"), pd.read_csv(tmp_path / "other.csv")
+    assert tuple(other.columns) == (*COLUMNS[:-1], target)
+    pd.testing.assert_frame_equal(binary.iloc[:, :-1], other.iloc[:, :-1])
+    if values is not None:
+        assert set(other[target]) == values
+        assert other[target].value_counts(normalize=True).min() > 0.15
+    else:
+        assert other[target].dtype == "float64"
+        assert other[target].min() > 0
+        # The value follows the features: monthly charges explain a good part of it.
+        assert other[target].corr(other["monthly_charges"]) > 0.3

@@ -14,17 +14,59 @@ def test_defaults_come_from_cdk_json() -> None:
     settings = load_settings()
     assert settings.project_name == "churn-mlops"
     assert settings.dataset.target == "churn"
-    assert settings.dataset.drop_columns == ("customer_id",)
+    assert settings.dataset.problem_type == "binary"
+    assert settings.dataset.id_column == "customer_id"
     assert settings.names.model_package_group == "churn-mlops-models"
+
+
+def test_without_a_settings_file_nothing_defaults_to_the_example() -> None:
+    settings = load_settings(context={})
+    assert settings.dataset.target is None
+    assert settings.dataset.problem_type is None
+    assert settings.dataset.excluded_columns == ()
+    with pytest.raises(SettingsError, match=r"dataset\.target = None: no target column"):
+        settings.dataset.require_target()
+
+
+def test_config_file_variable_selects_another_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "project.json"
+    config.write_text(json.dumps({"context": {"mlops": {"project_name": "wine"}}}))
+    monkeypatch.setenv("MLOPS_CONFIG_FILE", str(config))
+    assert load_settings().names.model_package_group == "wine-models"
 
 
 def test_environment_overrides_cdk_json(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLOPS_DATASET__TARGET", "label")
-    monkeypatch.setenv("MLOPS_METRIC_THRESHOLD", "0.8")
+    monkeypatch.setenv("MLOPS_GATE__THRESHOLD", "0.8")
     settings = load_settings()
     assert settings.dataset.target == "label"
-    assert settings.metric_threshold == 0.8
+    assert settings.gate.threshold == 0.8
     assert settings.dataset.positive_label == "Yes"  # untouched nested keys survive
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "metric", "threshold", "comparison"),
+    [
+        ("binary", "auc", 0.75, ">="),
+        ("multiclass", "weighted_f1", 0.7, ">="),
+        ("regression", "r2", 0.2, ">="),
+    ],
+)
+def test_the_gate_defaults_per_problem_type(
+    problem_type: str, metric: str, threshold: float, comparison: str
+) -> None:
+    dataset = {"problem_type": problem_type, "positive_label": None}
+    gate = load_settings({"dataset": dataset}).resolved_gate()
+    assert (gate.metric, gate.threshold, gate.comparison) == (metric, threshold, comparison)
+
+
+def test_an_error_metric_gates_from_above() -> None:
+    dataset = {"problem_type": "regression", "positive_label": None}
+    gate = load_settings({"dataset": dataset, "gate": {"metric": "rmse", "threshold": 40}})
+    assert gate.resolved_gate().comparison == "<="
+    assert gate.resolved_gate().path == "regression_metrics.rmse.value"
 
 
 def test_cli_overrides_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +123,16 @@ def test_comma_separated_column_lists_are_split() -> None:
             "1.5",
             "less than or equal to 1",
         ),
-        ({"metric_threshold": 1.2}, "metric_threshold", "1.2", "less than or equal to 1"),
+        ({"metric_threshold": 0.8}, "metric_threshold", "0.8", "unknown setting"),
+        ({"gate": {"metric": "rmse"}}, "gate.metric", "rmse", "not a binary metric"),
+        ({"gate": {"threshold": 1.2}}, "gate.threshold", "1.2", "auc lies in [0, 1]"),
+        (
+            {"dataset": {"problem_type": "regression"}},
+            "dataset.positive_label",
+            "Yes",
+            "only a binary problem has a positive label",
+        ),
+        ({"dataset": {"problem_type": "ordinal"}}, "dataset.problem_type", "ordinal", "binary"),
         ({"prediction_threshold": 0}, "prediction_threshold", "0", "greater than 0"),
         (
             {"monitoring": {"capture_sampling_percentage": 101}},

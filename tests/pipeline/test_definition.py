@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from mlops.core.settings import ProjectSettings, load_settings
-from sagemaker_pipelines.definition import AUC_PATH
 from tests.pipeline.conftest import (
     PLACEHOLDERS,
     OfflineBuilds,
@@ -46,9 +45,11 @@ def test_steps_have_the_designed_names_and_types(definition: dict[str, Any]) -> 
         "DataQualityBaseline": "QualityCheck",
         "Train": "Training",
         "Evaluate": "Processing",
+        "CheckPredictions": "Condition",
+        "ConstantPredictions": "Fail",
         "CheckMetric": "Condition",
         "Register": "RegisterModel",
-        "AucBelowThreshold": "Fail",
+        "MetricBelowThreshold": "Fail",
     }
 
 
@@ -72,7 +73,7 @@ def test_parameter_defaults_come_from_settings(
         "ColsampleBytree": ("Float", hp.colsample_bytree),
         "MinChildWeight": ("Float", hp.min_child_weight),
         "EarlyStoppingRounds": ("Integer", hp.early_stopping_rounds),
-        "AucThreshold": ("Float", settings.metric_threshold),
+        "MetricThreshold": ("Float", settings.resolved_gate().threshold),
         "ModelApprovalStatus": ("String", "PendingManualApproval"),
     }
 
@@ -110,8 +111,10 @@ def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> N
         {
             "dataset": {
                 "target": "label",
+                "problem_type": "binary",
                 "positive_label": "1",
-                "drop_columns": "id,ts",
+                "id_column": "id",
+                "drop_columns": "ts",
                 "categorical": "plan",
             }
         }
@@ -121,6 +124,8 @@ def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> N
     assert arguments == [
         "--target",
         "label",
+        "--problem-type",
+        "binary",
         "--positive-label",
         "1",
         "--drop-columns",
@@ -128,6 +133,40 @@ def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> N
         "--categorical",
         "plan",
     ]
+
+
+@pytest.mark.parametrize(
+    ("problem_type", "gate", "comparison", "training_metrics"),
+    [
+        (
+            "multiclass",
+            "multiclass_classification_metrics.weighted_f1.value",
+            "GreaterThanOrEqualTo",
+            ["merror", "mlogloss"],
+        ),
+        ("regression", "regression_metrics.rmse.value", "LessThanOrEqualTo", ["mae", "rmse"]),
+    ],
+)
+def test_the_problem_type_sets_the_gate_path_direction_and_training_metrics(
+    problem_type: str, gate: str, comparison: str, training_metrics: list[str]
+) -> None:
+    overrides: dict[str, Any] = {
+        "dataset": {"target": "y", "problem_type": problem_type, "positive_label": None}
+    }
+    if problem_type == "regression":
+        overrides["gate"] = {"metric": "rmse", "threshold": 50}
+    steps = all_steps(json.loads(build_with_placeholders(load_settings(overrides))))
+    _, condition = steps["CheckMetric"]["Arguments"]["Conditions"]
+    assert condition["Type"] == comparison
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == gate
+    names = [
+        m["Name"]
+        for m in steps["Train"]["Arguments"]["AlgorithmSpecification"]["MetricDefinitions"]
+    ]
+    assert names == [f"{split}:{m}" for split in ("train", "validation") for m in training_metrics]
+    message = steps["MetricBelowThreshold"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    side = "above" if comparison == "LessThanOrEqualTo" else "below"
+    assert f"is {side} the MetricThreshold parameter" in message
 
 
 def test_numeric_hyperparameters_reach_the_job_as_strings(definition: dict[str, Any]) -> None:
@@ -151,7 +190,9 @@ def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) 
     assert (
         hyperparameters["sagemaker_submit_directory"] == f"/opt/ml/input/data/code/{sourcedir_name}"
     )
-    assert train["AlgorithmSpecification"]["MetricDefinitions"][1]["Name"] == "validation:auc"
+    metric_names = [m["Name"] for m in train["AlgorithmSpecification"]["MetricDefinitions"]]
+    # Binary: AUC reported, logloss (the early-stopping metric, listed last) too.
+    assert metric_names == ["train:auc", "train:logloss", "validation:auc", "validation:logloss"]
     assert train["AlgorithmSpecification"]["TrainingImage"].endswith("sagemaker-xgboost:3.2-0")
     channels = {c["ChannelName"]: c for c in train["InputDataConfig"]}
     assert list(channels) == ["train", "validation", "spec", "code"]
@@ -160,20 +201,36 @@ def test_training_runs_the_sourcedir_in_script_mode(definition: dict[str, Any]) 
     )
 
 
-def test_condition_compares_evaluation_auc_with_the_threshold_parameter(
+def test_condition_compares_the_gate_metric_with_the_threshold_parameter(
     definition: dict[str, Any],
 ) -> None:
-    (condition,) = all_steps(definition)["CheckMetric"]["Arguments"]["Conditions"]
+    _, condition = all_steps(definition)["CheckMetric"]["Arguments"]["Conditions"]
     assert condition == {
         "Type": "GreaterThanOrEqualTo",
         "LeftValue": {
             "Std:JsonGet": {
                 "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                "Path": AUC_PATH,
+                "Path": "binary_classification_metrics.auc.value",
             }
         },
-        "RightValue": {"Get": "Parameters.AucThreshold"},
+        "RightValue": {"Get": "Parameters.MetricThreshold"},
     }
+
+
+def test_a_constant_model_is_refused_and_named_first(definition: dict[str, Any]) -> None:
+    steps = all_steps(definition)
+    gate = steps["CheckMetric"]["Arguments"]
+    varied, _ = gate["Conditions"]
+    assert varied["LeftValue"]["Std:JsonGet"]["Path"] == "prediction_check.distinct_predictions"
+    assert (varied["Type"], varied["RightValue"]) == ("GreaterThanOrEqualTo", 2)
+    assert [step["Name"] for step in gate["IfSteps"]] == ["Register"]
+    assert [step["Name"] for step in gate["ElseSteps"]] == ["CheckPredictions"]
+    why = steps["CheckPredictions"]["Arguments"]
+    assert why["Conditions"] == [varied]
+    assert [step["Name"] for step in why["IfSteps"]] == ["MetricBelowThreshold"]
+    assert [step["Name"] for step in why["ElseSteps"]] == ["ConstantPredictions"]
+    message = steps["ConstantPredictions"]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    assert message[1]["Std:JsonGet"]["Path"] == "prediction_check.message"
 
 
 def test_register_records_metrics_baselines_and_the_approval_parameter(
@@ -194,12 +251,22 @@ def test_register_records_metrics_baselines_and_the_approval_parameter(
     (container,) = register["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    metadata = register["CustomerMetadataProperties"]
+    assert (metadata["problem-type"], metadata["target"], metadata["gate-metric"]) == (
+        "binary",
+        "churn",
+        "auc",
+    )
+    assert metadata["input-data"] == {"Get": "Parameters.InputDataUrl"}
+    assert metadata["gate-value"]["Std:Join"]["Values"][0]["Std:JsonGet"]["Path"] == (
+        "binary_classification_metrics.auc.value"
+    )
 
 
 def test_fail_message_states_metric_and_threshold(definition: dict[str, Any]) -> None:
-    message = all_steps(definition)["AucBelowThreshold"]["Arguments"]["ErrorMessage"]
+    message = all_steps(definition)["MetricBelowThreshold"]["Arguments"]["ErrorMessage"]
     values = message["Std:Join"]["Values"]
-    assert {"Get": "Parameters.AucThreshold"} in values
+    assert {"Get": "Parameters.MetricThreshold"} in values
     assert any("Std:JsonGet" in value for value in values if isinstance(value, dict))
 
 

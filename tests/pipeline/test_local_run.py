@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,26 +92,31 @@ def unreachable_threshold(
         "label",
         "--positive-label",
         "1",
-        "--drop-columns",
+        "--id-column",
         "account",
         "--param",
-        "AucThreshold=0.999",
+        "MetricThreshold=0.999",
         "--param",
         "NumRound=30",
     )
 
 
 @pytest.fixture(scope="module")
-def corrupt_input(
+def constant_model(
     local_aws_url: str, churn_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Run:
-    directory = tmp_path_factory.mktemp("corrupt")
-    no_target = directory / "no_target.csv"
-    with churn_csv.open(newline="") as source, no_target.open("w", newline="") as target:
-        writer = csv.writer(target)
-        for row in csv.reader(source):
-            writer.writerow(row[:-1])  # drop the churn column
-    return _run(local_aws_url, directory / "out", "--data", str(no_target))
+    # No split can gather this much hessian weight: every tree is a single leaf, every row
+    # gets the base score, every answer is "No".
+    return _run(
+        local_aws_url,
+        tmp_path_factory.mktemp("constant"),
+        "--data",
+        str(churn_csv),
+        "--param",
+        "MinChildWeight=1000000",
+        "--param",
+        "NumRound=5",
+    )
 
 
 def test_run_on_generated_data_succeeds_with_auc_above_the_threshold(succeeded: Run) -> None:
@@ -120,6 +126,7 @@ def test_run_on_generated_data_succeeds_with_auc_above_the_threshold(succeeded: 
     assert summary["failed_step"] is None
     assert summary["metrics"]["auc"] >= 0.75
     assert set(summary["metrics"]) == {"auc", "f1", "precision", "recall", "accuracy"}
+    assert set(summary["standard_deviations"]) == set(summary["metrics"])
     statuses = {step["name"]: step["status"] for step in summary["steps"]}
     assert statuses == {
         "Preprocess": "Succeeded",
@@ -128,9 +135,18 @@ def test_run_on_generated_data_succeeds_with_auc_above_the_threshold(succeeded: 
         "Evaluate": "Succeeded",
         "CheckMetric": "Succeeded",
         "Register": "Succeeded",
-        "AucBelowThreshold": "NotExecuted",
+        "CheckPredictions": "NotExecuted",
+        "MetricBelowThreshold": "NotExecuted",
+        "ConstantPredictions": "NotExecuted",
     }
     assert all(step["seconds"] >= 0 for step in summary["steps"])
+    assert summary["gate"] == {
+        "metric": "auc",
+        "comparison": ">=",
+        "threshold": 0.75,
+        "value": summary["metrics"]["auc"],
+        "passed": True,
+    }
 
 
 def test_summary_holds_exactly_the_documented_keys(succeeded: Run) -> None:
@@ -138,22 +154,52 @@ def test_summary_holds_exactly_the_documented_keys(succeeded: Run) -> None:
     assert list(succeeded.summary) == [
         "status",
         "execution_id",
+        "started",
         "failed_step",
         "failure_reason",
         "input",
+        "dataset",
+        "parameters",
+        "overrides",
+        "gate",
         "steps",
         "metrics",
+        "standard_deviations",
+        "warnings",
         "model_package_arn",
         "model_data",
         "evaluation",
         "baseline_statistics",
         "baseline_constraints",
+        "feature_spec",
+        "training_log",
         "plots",
+        "report",
     ]
     assert succeeded.summary["input"].startswith("s3://churn-mlops-local-artifacts/input/")
+    assert succeeded.summary["dataset"] == {
+        "target": "churn",
+        "problem_type": "binary",
+        "positive_label": "Yes",
+    }
+    assert succeeded.summary["parameters"]["MaxDepth"] == 5
 
 
-def test_run_registers_a_package_with_metrics_and_drift_baselines(
+def test_every_run_writes_a_report_with_metrics_steps_and_the_training_log(
+    succeeded: Run,
+) -> None:
+    report = Path(succeeded.summary["report"])
+    assert report == succeeded.out / "report.html"
+    html = report.read_text()
+    for fragment in ('id="metrics"', "standard deviation", 'id="steps"', "CheckMetric"):
+        assert fragment in html
+    assert "<th>No</th><th>Yes</th>" in html  # the confusion matrix names the classes
+    log = Path(succeeded.summary["training_log"])
+    assert "[best]" in log.read_text()
+    assert f'href="{log.relative_to(succeeded.out)}"' in html
+
+
+def test_run_registers_a_package_with_metrics_baselines_and_its_dataset_and_gate(
     succeeded: Run, local_aws_url: str
 ) -> None:
     arn = succeeded.summary["model_package_arn"]
@@ -170,6 +216,16 @@ def test_run_registers_a_package_with_metrics_and_drift_baselines(
         prefix + "train/"
     )
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata == {
+        "problem-type": "binary",
+        "target": "churn",
+        "gate-metric": "auc",
+        "gate-value": metadata["gate-value"],
+        "gate-threshold": "0.75",
+        "input-data": succeeded.summary["input"],
+    }
+    assert float(metadata["gate-value"]) == pytest.approx(succeeded.summary["metrics"]["auc"])
     bucket, _, key = report_uri.removeprefix("s3://").partition("/")
     body = client("s3", endpoint_url=local_aws_url, region="us-east-1").get_object(
         Bucket=bucket, Key=key
@@ -180,7 +236,7 @@ def test_run_registers_a_package_with_metrics_and_drift_baselines(
     )
 
 
-def test_run_copies_model_evaluation_plots_and_baseline_to_out(succeeded: Run) -> None:
+def test_run_copies_model_evaluation_plots_and_baseline_to_its_folder(succeeded: Run) -> None:
     summary = succeeded.summary
     with tarfile.open(summary["model_data"]) as model:
         assert {"xgboost-model", "feature_spec.json", "code/inference.py"} <= set(model.getnames())
@@ -203,11 +259,27 @@ def test_unreachable_threshold_fails_at_the_fail_step_and_registers_nothing(
     run = unreachable_threshold
     assert run.exit_code == 1
     assert run.summary["status"] == "Failed"
-    assert run.summary["failed_step"] == "AucBelowThreshold"
-    assert "is below the AucThreshold parameter 0.999" in run.summary["failure_reason"]
+    assert run.summary["failed_step"] == "MetricBelowThreshold"
+    assert "Test auc" in run.summary["failure_reason"]
+    assert "is below the MetricThreshold parameter 0.999" in run.summary["failure_reason"]
+    assert run.summary["gate"]["passed"] is False
+    assert run.summary["overrides"] == {"MetricThreshold": "0.999", "NumRound": "30"}
     assert run.summary["model_package_arn"] is None
     assert {s["name"]: s["status"] for s in run.summary["steps"]}["Register"] == "NotExecuted"
     assert len(_packages(local_aws_url)) == run.packages_before
+
+
+def test_a_failed_run_keeps_its_evaluation_but_no_model_archive(
+    unreachable_threshold: Run,
+) -> None:
+    # A model.tar.gz beside a Failed summary would look deployable (work/ is the jobs' scratch:
+    # each job's /opt/ml, kept for its log).
+    summary = unreachable_threshold.summary
+    assert summary["model_data"] is None
+    out = unreachable_threshold.out
+    assert not [p for p in out.rglob("model.tar.gz") if not p.is_relative_to(out / "work")]
+    assert Path(summary["evaluation"]).is_file()
+    assert "MetricBelowThreshold" in Path(summary["report"]).read_text()
 
 
 def test_any_csv_matching_the_schema_flags_trains(unreachable_threshold: Run) -> None:
@@ -215,46 +287,69 @@ def test_any_csv_matching_the_schema_flags_trains(unreachable_threshold: Run) ->
     statuses = {s["name"]: s["status"] for s in unreachable_threshold.summary["steps"]}
     assert statuses["Evaluate"] == "Succeeded"
     assert unreachable_threshold.summary["metrics"]["auc"] > 0.75
-    with tarfile.open(unreachable_threshold.summary["model_data"]) as model:
-        member = model.extractfile("feature_spec.json")
-        assert member is not None
-        spec = json.loads(member.read())
-    assert (spec["target"], spec["positive_label"]) == ("label", "1")
+    spec = json.loads(Path(unreachable_threshold.summary["feature_spec"]).read_text())
+    assert (spec["target"], spec["positive_label"], spec["negative_label"]) == ("label", "1", "0")
+    assert "account" not in {feature["name"] for feature in spec["features"]}
 
 
-def test_corrupt_input_fails_preprocess_with_a_reason_naming_the_problem(
-    corrupt_input: Run, local_aws_url: str
+def test_a_constant_model_fails_the_prediction_gate_with_its_reason(
+    constant_model: Run, local_aws_url: str
 ) -> None:
-    run = corrupt_input
+    run = constant_model
     assert run.exit_code == 1
-    assert run.summary["failed_step"] == "Preprocess"
-    assert "'churn'" in run.summary["failure_reason"]
-    assert "missing" in run.summary["failure_reason"]
-    assert [s["status"] for s in run.summary["steps"]][1:] == ["NotExecuted"] * 6
-    assert run.summary["model_data"] is None
+    assert run.summary["failed_step"] == "ConstantPredictions"
+    assert run.summary["failure_reason"].startswith(
+        "Constant predictions: the model predicts 'No' for all"
+    )
+    statuses = {s["name"]: s["status"] for s in run.summary["steps"]}
+    assert (statuses["Register"], statuses["MetricBelowThreshold"]) == ("NotExecuted",) * 2
+    assert run.summary["gate"]["passed"] is False
     assert len(_packages(local_aws_url)) == run.packages_before
 
 
-def test_unknown_parameter_is_a_user_error_before_anything_runs(
+def test_a_csv_without_the_target_is_refused_before_any_step_runs(
     local_aws_url: str, churn_csv: Path, tmp_path: Path
 ) -> None:
+    no_target = tmp_path / "no_target.csv"
+    with churn_csv.open(newline="") as source, no_target.open("w", newline="") as target:
+        writer = csv.writer(target)
+        for row in csv.reader(source):
+            writer.writerow(row[:-1])  # drop the churn column
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        app, ["pipeline", "run", "--local", "--data", str(no_target), "--out", str(tmp_path / "o")]
+    )
+    assert time.perf_counter() - started < 2.0
+    assert isinstance(result.exception, UserError)
+    assert "['churn'] are named in the dataset schema but not in the data" in str(result.exception)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("MaxDeph=3", "unknown pipeline parameter 'MaxDeph'"),
+        ("max_depth=6", "unknown pipeline parameter 'max_depth' (did you mean MaxDepth?)"),
+        ("Eta=2", "pipeline parameter Eta: setting hyperparameters.eta = 2.0"),
+        ("MetricThreshold=1.5", "pipeline parameter MetricThreshold: setting gate.threshold"),
+        ("NumRound=many", "pipeline parameter NumRound is Integer, got 'many'"),
+    ],
+)
+def test_a_bad_parameter_is_refused_within_two_seconds_before_anything_runs(
+    local_aws_url: str, churn_csv: Path, tmp_path: Path, param: str, message: str
+) -> None:
+    started = time.perf_counter()
     result = CliRunner().invoke(
         app,
         [
-            "pipeline",
-            "run",
-            "--local",
-            "--data",
-            str(churn_csv),
-            "--out",
-            str(tmp_path),
-            "--param",
-            "MaxDeph=3",
+            *("pipeline", "run", "--local", "--data", str(churn_csv)),
+            *("--out", str(tmp_path / "o"), "--param", param),
         ],
     )
+    assert time.perf_counter() - started < 2.0
     assert isinstance(result.exception, UserError)
-    assert "unknown pipeline parameter 'MaxDeph'" in str(result.exception)
-    assert "MaxDepth" in str(result.exception)
+    assert message in str(result.exception)
+    assert not (tmp_path / "o").exists()
 
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -25,12 +25,12 @@ def registry() -> Iterator[Any]:
         yield sagemaker
 
 
-def _register(sagemaker: Any, version_tag: str) -> str:
+def _register(sagemaker: Any, version_tag: str, metadata: dict[str, str] | None = None) -> str:
     return str(
         sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
             ModelApprovalStatus="PendingManualApproval",
-            CustomerMetadataProperties={"run": version_tag},
+            CustomerMetadataProperties=metadata or {"run": version_tag},
             InferenceSpecification={
                 "Containers": [
                     {"Image": "img", "ModelDataUrl": f"s3://b/{version_tag}/model.tar.gz"}
@@ -104,6 +104,24 @@ def test_list_shows_versions_newest_first_with_status(registry: Any) -> None:
     lines = [line for line in _cli("list").stdout.splitlines() if "model-package/" in line]
     assert [second in lines[0], first in lines[1]] == [True, True]
     assert "PendingManualApproval" in lines[0]
+
+
+def test_list_and_describe_show_each_versions_dataset_and_gate(registry: Any) -> None:
+    recorded = {
+        "problem-type": "regression",
+        "target": "lifetime_value",
+        "gate-metric": "rmse",
+        "gate-value": "412.5",
+        "gate-threshold": "500.0",
+        "input-data": "s3://data/march/",
+    }
+    arn = _register(registry, "r1", recorded)
+    (line,) = [line for line in _cli("list").stdout.splitlines() if "model-package/" in line]
+    assert "regression on lifetime_value · rmse 412.5000 ≤ 500.0" in line
+    assert "s3://data/march/" in line
+    described = _cli("describe", arn)
+    assert "version 1: regression on lifetime_value · rmse 412.5000 ≤ 500.0" in described.stderr
+    assert json.loads(described.stdout)["CustomerMetadataProperties"] == recorded
 
 
 def test_describe_prints_the_package_as_json(registry: Any) -> None:

@@ -73,6 +73,43 @@ def test_start_of_an_undeployed_pipeline_says_to_deploy() -> None:
     assert "is it deployed?" in str(result.exception)
 
 
+def test_start_refuses_an_out_of_range_parameter_before_calling_aws(deployed: Any) -> None:
+    result = CliRunner().invoke(app, ["pipeline", "start", "--param", "Eta=2"])
+    assert isinstance(result.exception, UserError)
+    assert "pipeline parameter Eta: setting hyperparameters.eta = 2.0" in str(result.exception)
+    summaries = deployed.list_pipeline_executions(PipelineName=PIPELINE)
+    assert summaries["PipelineExecutionSummaries"] == []
+
+
+def test_start_refuses_a_schema_the_deployed_pipeline_does_not_train() -> None:
+    preprocess = {
+        "Name": "Preprocess",
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ContainerArguments": [
+                    *("--target", "churn", "--problem-type", "binary"),
+                    *("--positive-label", "Yes", "--drop-columns", "customer_id"),
+                ]
+            }
+        },
+    }
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+        sagemaker.create_pipeline(
+            PipelineName=PIPELINE,
+            PipelineDefinition=json.dumps({**DEFINITION, "Steps": [preprocess]}),
+            RoleArn="arn:aws:iam::123456789012:role/pipeline",
+        )
+        same = CliRunner().invoke(app, ["pipeline", "start", "--target", "churn"])
+        other = CliRunner().invoke(app, ["pipeline", "start", "--problem-type", "multiclass"])
+        executions = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)
+    assert same.exit_code == 0, same.output
+    assert isinstance(other.exception, UserError)
+    assert "an execution cannot change the dataset schema" in str(other.exception)
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+
+
 # --- the watch loop against a stubbed client ------------------------------------------------
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from mlops.core.problem_types import ProblemType
+from mlops.dataset.example import TARGETS
 from mlops.dataset.generator import generate_chunks
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,17 +48,19 @@ class BuiltModel:
         return encode_frame(frame, self.spec)
 
 
-def raw_rows(rows: int, seed: int) -> pd.DataFrame:
-    """Generated data as the endpoint receives it: feature columns as text, blanks missing."""
-    table = pd.concat([chunk.to_pandas() for chunk in generate_chunks(rows, seed)])
-    table = table.reset_index(drop=True)
+def raw_rows(rows: int, seed: int, problem_type: ProblemType = "binary") -> pd.DataFrame:
+    """Generated data as the endpoint receives it: feature columns as text, blanks missing;
+    the problem type's target column last."""
+    chunks = generate_chunks(rows, seed, problem_type=problem_type)
+    table = pd.concat([chunk.to_pandas() for chunk in chunks]).reset_index(drop=True)
     raw = table[list(FEATURES)].astype(object).where(table[list(FEATURES)].notna(), "")
     raw = raw.map(lambda value: value if isinstance(value, str) else repr(value))
-    raw["churn"] = table["churn"]
+    target = TARGETS[problem_type]
+    raw[target] = table[target]
     return raw
 
 
-def build_spec(frame: pd.DataFrame) -> dict[str, object]:
+def build_spec(frame: pd.DataFrame, problem_type: ProblemType = "binary") -> dict[str, object]:
     features: list[dict[str, object]] = []
     encoded: list[str] = []
     for name in FEATURES:
@@ -68,10 +72,17 @@ def build_spec(frame: pd.DataFrame) -> dict[str, object]:
             categories = sorted(set(frame[name]) - {""})
             features.append({"name": name, "type": "categorical", "categories": categories})
             encoded.extend(f"{name}={category}" for category in categories)
+    target = TARGETS[problem_type]
+    by_type: dict[str, object] = {"positive_label": "Yes"}
+    if problem_type == "multiclass":
+        by_type = {"classes": sorted(set(frame[target]))}
+    elif problem_type == "regression":
+        by_type = {}
     return {
-        "spec_version": 1,
-        "target": "churn",
-        "positive_label": "Yes",
+        "spec_version": 2,
+        "target": target,
+        "problem_type": problem_type,
+        **by_type,
         "features": features,
         "encoded_columns": encoded,
         "prediction_threshold": 0.5,
@@ -92,19 +103,31 @@ def encode_frame(frame: pd.DataFrame, spec: dict[str, object]) -> np.ndarray:
 
 
 def build_model(
-    directory: Path, *, rows: int = 400, seed: int = 7, code: bool = True
+    directory: Path,
+    *,
+    rows: int = 400,
+    seed: int = 7,
+    code: bool = True,
+    problem_type: ProblemType = "binary",
 ) -> BuiltModel:
     """Train a small booster on generated rows and pack it as contracts §4 says."""
-    raw = raw_rows(rows, seed)
-    spec = build_spec(raw)
+    raw = raw_rows(rows, seed, problem_type)
+    spec = build_spec(raw, problem_type)
     matrix = encode_frame(raw, spec)
-    labels = (raw["churn"] == "Yes").to_numpy(np.float32)
+    target = raw[TARGETS[problem_type]]
+    params: dict[str, object] = {"max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0}
+    if problem_type == "binary":
+        labels = (target == "Yes").to_numpy(np.float32)
+        params["objective"] = "binary:logistic"
+    elif problem_type == "multiclass":
+        classes = list(spec["classes"])  # type: ignore[call-overload]
+        labels = target.map(classes.index).to_numpy(np.float32)
+        params.update(objective="multi:softprob", num_class=len(classes))
+    else:
+        labels = pd.to_numeric(target).to_numpy(np.float32)
+        params["objective"] = "reg:squarederror"
     dtrain = xgb.DMatrix(matrix, label=labels, feature_names=list(spec["encoded_columns"]))  # type: ignore[call-overload]
-    booster = xgb.train(
-        {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "nthread": 1, "seed": 0},
-        dtrain,
-        num_boost_round=20,
-    )
+    booster = xgb.train(params, dtrain, num_boost_round=20)
     model_dir = directory / "model"
     (model_dir / "code").mkdir(parents=True, exist_ok=True)
     booster.save_model(str(model_dir / "xgboost-model"))
@@ -117,7 +140,7 @@ def build_model(
         tar.add(model_dir / "feature_spec.json", arcname="feature_spec.json")
         if code:
             tar.add(model_dir / "code" / "inference.py", arcname="code/inference.py")
-    return BuiltModel(archive, booster, spec, raw.drop(columns=["churn"]))
+    return BuiltModel(archive, booster, spec, raw.drop(columns=[TARGETS[problem_type]]))
 
 
 def failing_model(directory: Path) -> Path:

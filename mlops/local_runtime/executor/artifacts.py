@@ -1,4 +1,5 @@
-"""Copy what a user opens after a run (model, evaluation, plots, baseline) out of local S3.
+"""Copy what a user opens after a run (model, evaluation, plots, baseline, feature spec) out of
+local S3.
 
 Everything a local execution produces lives in the local S3 bucket under the execution's
 prefix, as on AWS; these copies under ``--out`` are for people (open the plot, untar the model)
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from mlops.core.s3uri import split_s3_uri
-from mlops.local_runtime.executor.engine import ExecutionResult
+from mlops.local_runtime.executor.engine import SUCCEEDED, ExecutionResult
 from mlops.local_runtime.jobs.staging import stage_in
 from sagemaker_pipelines.definition import (
     DATA_QUALITY,
     EVALUATE,
+    PREPROCESS,
     TRAIN,
 )
 
@@ -32,18 +34,29 @@ class LocalArtifacts:
     baseline_statistics: Path | None = None
     baseline_constraints: Path | None = None
     plots: tuple[Path, ...] = ()
+    feature_spec: Path | None = None  # preprocess's feature_spec.json (classes, warnings)
+    training_log: Path | None = None  # the Train job's log in the run's work directory
 
 
 def collect_artifacts(result: ExecutionResult, s3: Any, out_dir: Path) -> LocalArtifacts:
-    """Download the artifacts of the steps that succeeded into ``out_dir``."""
+    """Download the artifacts of the steps that succeeded into ``out_dir``.
+
+    The model of a failed execution stays in S3 (under the execution's prefix): a run folder
+    never holds a ``model.tar.gz`` beside a Failed summary, where it would look deployable.
+    The evaluation and plots are copied either way: they say why the gates refused it.
+    """
+    feature_spec = None
+    for output in _outputs(result, PREPROCESS):
+        if output.get("OutputName") == "spec":
+            files = stage_in(str(output["S3Output"]["S3Uri"]), out_dir / "spec", s3)
+            feature_spec = next((p for p in files if p.name == "feature_spec.json"), None)
     model_data = None
     model_uri = result.properties(TRAIN).get("ModelArtifacts", {}).get("S3ModelArtifacts")
-    if model_uri:
+    if model_uri and result.status == SUCCEEDED:
         model_data = _download_object(s3, str(model_uri), out_dir / "model")
     evaluation = None
     plots: list[Path] = []
-    outputs = result.properties(EVALUATE).get("ProcessingOutputConfig", {}).get("Outputs", [])
-    for output in outputs:
+    for output in _outputs(result, EVALUATE):
         if output.get("OutputName") != "evaluation":
             continue
         files = stage_in(str(output["S3Output"]["S3Uri"]), out_dir / "evaluation", s3)
@@ -61,7 +74,15 @@ def collect_artifacts(result: ExecutionResult, s3: Any, out_dir: Path) -> LocalA
         constraints = _download_object(
             s3, str(quality["CalculatedBaselineConstraints"]), out_dir / "baseline"
         )
-    return LocalArtifacts(model_data, evaluation, statistics, constraints, tuple(plots))
+    return LocalArtifacts(
+        model_data, evaluation, statistics, constraints, tuple(plots), feature_spec
+    )
+
+
+def _outputs(result: ExecutionResult, step: str) -> list[dict[str, Any]]:
+    """The processing outputs a step that ran recorded (none when it did not)."""
+    outputs = result.properties(step).get("ProcessingOutputConfig", {}).get("Outputs", [])
+    return list(outputs)
 
 
 def _download_object(s3: Any, uri: str, dest_dir: Path) -> Path:

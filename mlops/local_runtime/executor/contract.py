@@ -128,6 +128,55 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "ExperimentConfig": ANY,
         "Tags": ANY,
     },
+    # The batch pipeline: the model is recorded in the (local) SageMaker API as sent; what the
+    # local transform can serve of it is checked when a transform job uses it.
+    "CreateModel": {
+        "ModelName": ANY,
+        "ExecutionRoleArn": ANY,  # recorded, never assumed
+        "EnableNetworkIsolation": ANY,  # the local transform reaches nothing either way
+        "PrimaryContainer.Image": ANY,
+        "PrimaryContainer.ModelDataUrl": ANY,
+        "PrimaryContainer.Environment": ANY,
+        "PrimaryContainer.ModelPackageName": ANY,
+        "PrimaryContainer.Mode": frozenset({"SingleModel"}),
+        "Containers[].Image": ANY,
+        "Containers[].ModelDataUrl": ANY,
+        "Containers[].Environment": ANY,
+        "Containers[].ModelPackageName": ANY,
+        "Containers[].Mode": frozenset({"SingleModel"}),
+        "Tags": ANY,
+    },
+    # `mlops.local_runtime.batch` documents each one; the rest (Environment, ModelClientConfig,
+    # ManifestFile inputs, Gzip, RecordIO/TFRecord splitting, TransformAmiVersion) is refused.
+    "CreateTransformJob": {
+        "TransformJobName": ANY,
+        "ModelName": ANY,
+        "MaxConcurrentTransforms": ANY,
+        "MaxPayloadInMB": ANY,
+        "BatchStrategy": ANY,
+        "TransformInput.DataSource.S3DataSource.S3DataType": frozenset({"S3Prefix"}),
+        "TransformInput.DataSource.S3DataSource.S3Uri": ANY,
+        "TransformInput.ContentType": ANY,
+        "TransformInput.CompressionType": frozenset({"None"}),
+        "TransformInput.SplitType": frozenset({"None", "Line"}),
+        "TransformOutput.S3OutputPath": ANY,
+        "TransformOutput.Accept": ANY,
+        "TransformOutput.AssembleWith": ANY,
+        "TransformOutput.KmsKeyId": ANY,  # server-side encryption: the S3 side's
+        "TransformResources.InstanceType": ANY,
+        # Objects are spread over instances whole, so any count transforms the same objects
+        # into the same outputs; locally one "instance" takes them all.
+        "TransformResources.InstanceCount": ANY,
+        "TransformResources.VolumeKmsKeyId": ANY,
+        "DataProcessing.InputFilter": ANY,
+        "DataProcessing.OutputFilter": ANY,
+        "DataProcessing.JoinSource": ANY,
+        "DataCaptureConfig.DestinationS3Uri": ANY,
+        "DataCaptureConfig.KmsKeyId": ANY,
+        "DataCaptureConfig.GenerateInferenceId": ANY,
+        "ExperimentConfig": ANY,
+        "Tags": ANY,
+    },
 }
 # Step-level keys of a definition step (outside Arguments) the executor honours.
 IMPLEMENTED_STEP_KEYS = frozenset(
@@ -296,6 +345,12 @@ def _plausible_properties(step_type: str, request: dict[str, Any], job: str) -> 
         outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [{}])
         uri = str(outputs[0].get("S3Output", {}).get("S3Uri", "s3://bucket/quality"))
         return {**request, **quality_check_properties(uri)}
+    if step_type == "Model":
+        return {
+            **request,
+            "ModelName": job,
+            "ModelArn": f"arn:aws:sagemaker:{PLAUSIBLE_REGION}:{PLAUSIBLE_ACCOUNT}:model/{job}",
+        }
     if step_type == "RegisterModel":
         group = request.get("ModelPackageGroupName", "group")
         return {

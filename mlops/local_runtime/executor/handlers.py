@@ -57,12 +57,19 @@ def default_handlers(services: LocalServices) -> dict[str, StepHandler]:
         "Training": lambda step: run_training(step, services),
         "QualityCheck": lambda step: run_quality_check(step, services),
         "RegisterModel": lambda step: register_model(step, services),
+        "Model": lambda step: create_model(step, services),
+        "Transform": lambda step: run_transform(step, services),
     }
 
 
 def job_name(step: StepInvocation) -> str:
     """A valid, per-execution job name (SageMaker: pipelines-<execution id>-<step>-…)."""
-    return f"{step.name.lower()}-{step.execution_id}"[:63].rstrip("-")
+    return job_name_for(step.name, step.execution_id)
+
+
+def job_name_for(step_name: str, execution_id: str) -> str:
+    """The job name of ``step_name`` in execution ``execution_id`` (its work-dir folder)."""
+    return f"{step_name.lower()}-{execution_id}"[:63].rstrip("-")
 
 
 def checked_request(step: StepInvocation, name: str) -> dict[str, Any]:
@@ -258,6 +265,60 @@ def register_model(step: StepInvocation, services: LocalServices) -> StepOutcome
         )
     response = client.create_model_package(**request)
     return StepOutcome(properties={"ModelPackageArn": response["ModelPackageArn"]})
+
+
+def create_model(step: StepInvocation, services: LocalServices) -> StepOutcome:
+    """CreateModel, named as Pipelines names it; a package container must name a package.
+
+    The model is recorded in the (local) SageMaker API; whether the local transform can serve
+    it is decided when a transform job uses it (`mlops.local_runtime.batch.model`).
+    """
+    from sagemaker_pipelines.registry import RegistryError, describe_package
+
+    name = job_name(step)
+    request = checked_request(step, name)
+    containers = [request.get("PrimaryContainer") or {}, *request.get("Containers", [])]
+    for container in containers:
+        package = container.get("ModelPackageName")
+        if package is None:
+            continue
+        try:
+            describe_package(services.sagemaker, str(package))
+        except RegistryError as error:
+            raise StepFailed(
+                f"ClientError: Could not find model package {package}: {error}"
+            ) from None
+    response = services.sagemaker.create_model(**request)
+    return StepOutcome(properties={**request, "ModelArn": response["ModelArn"]})
+
+
+def run_transform(step: StepInvocation, services: LocalServices) -> StepOutcome:
+    """CreateTransformJob: the local Batch Transform over the request's S3 objects."""
+    from mlops.local_runtime.batch import COMPLETED, TransformRequestError
+    from mlops.local_runtime.batch.model import resolve_model, run_transform_request
+
+    name = job_name(step)
+    request = checked_request(step, name)
+    try:
+        model = resolve_model(services.sagemaker, str(request["ModelName"]))
+        result = run_transform_request(
+            request,
+            model=model,
+            s3=services.s3,
+            work_dir=services.work_dir,
+            on_line=services.on_line,
+        )
+    except TransformRequestError as error:
+        raise StepFailed(str(error)) from None
+    if result.status != COMPLETED:
+        raise StepFailed(result.description or str(result.failure_reason))
+    return StepOutcome(
+        properties={
+            **request,
+            "TransformJobArn": _arn(step, "transform-job", name),
+            "TransformJobStatus": result.status,
+        }
+    )
 
 
 def aws_channel(services: LocalServices) -> AwsChannel | None:

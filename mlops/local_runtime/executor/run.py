@@ -3,23 +3,27 @@
 This mirrors what happens on AWS: the CDK stack uploads the code as content-addressed assets
 and deploys the definition; an execution reads its input from S3 and writes under its own
 prefix; the registry records the package. Here S3 and the registry are the shared local moto
-server (`mlops.local_runtime.aws`), so a later CLI call (``mlops models approve``) sees what this run
-registered.
+server (`mlops.local_runtime.aws`), so a later CLI call (``mlops models approve``) sees what this
+run registered. Each execution writes into its own folder (`history`): ``summary.json``,
+``report.html``, ``definition.json`` and local copies of what the steps produced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.core.names import LOCAL_ACCOUNT
+from mlops.core.problem_types import ProblemType, problem_type_spec
 from mlops.core.s3uri import split_s3_uri
 from mlops.core.settings import ProjectSettings
 from mlops.local_runtime.aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
@@ -31,15 +35,19 @@ from mlops.local_runtime.executor.engine import (
     ExecutionResult,
     execute,
 )
-from mlops.local_runtime.executor.handlers import LocalServices, default_handlers
+from mlops.local_runtime.executor.handlers import LocalServices, default_handlers, job_name_for
 from sagemaker_pipelines.definition import (
+    CHECK_METRIC,
     REGISTER,
+    THRESHOLD_PARAMETER,
+    TRAIN,
     CodeLocations,
     build_definition,
 )
 
 SUMMARY_FILE = "summary.json"
-METRIC_NAMES = ("auc", "f1", "precision", "recall", "accuracy")
+DEFINITION_FILE = "definition.json"
+REPORT_FILE = "report.html"
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,42 @@ class StepSummary:
 
 
 @dataclass(frozen=True)
+class DatasetSummary:
+    """The schema the run trained under."""
+
+    target: str
+    problem_type: str
+    positive_label: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "problem_type": self.problem_type,
+            "positive_label": self.positive_label,
+        }
+
+
+@dataclass(frozen=True)
+class GateSummary:
+    """The quality gate: ``value comparison threshold``; ``passed`` None when not reached."""
+
+    metric: str
+    comparison: str
+    threshold: float
+    value: float | None
+    passed: bool | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "comparison": self.comparison,
+            "threshold": self.threshold,
+            "value": self.value,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """What one local execution did: the ``summary.json`` document, typed.
 
@@ -70,13 +114,21 @@ class RunSummary:
 
     status: str
     execution_id: str
+    started: str
     failed_step: str | None
     failure_reason: str | None
     input: str
+    dataset: DatasetSummary
+    parameters: Mapping[str, Any]
+    overrides: Mapping[str, str]
+    gate: GateSummary
     steps: tuple[StepSummary, ...]
     metrics: Mapping[str, float]
+    standard_deviations: Mapping[str, float]
+    warnings: tuple[str, ...]
     model_package_arn: str | None
     artifacts: LocalArtifacts
+    report: Path | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -88,17 +140,27 @@ class RunSummary:
         return {
             "status": self.status,
             "execution_id": self.execution_id,
+            "started": self.started,
             "failed_step": self.failed_step,
             "failure_reason": self.failure_reason,
             "input": self.input,
+            "dataset": self.dataset.to_json(),
+            "parameters": dict(self.parameters),
+            "overrides": dict(self.overrides),
+            "gate": self.gate.to_json(),
             "steps": [step.to_json() for step in self.steps],
             "metrics": dict(self.metrics),
+            "standard_deviations": dict(self.standard_deviations),
+            "warnings": list(self.warnings),
             "model_package_arn": self.model_package_arn,
             "model_data": _text(artifacts.model_data),
             "evaluation": _text(artifacts.evaluation),
             "baseline_statistics": _text(artifacts.baseline_statistics),
             "baseline_constraints": _text(artifacts.baseline_constraints),
+            "feature_spec": _text(artifacts.feature_spec),
+            "training_log": _text(artifacts.training_log),
             "plots": [str(path) for path in artifacts.plots],
+            "report": _text(self.report),
         }
 
     def write(self, path: Path) -> Path:
@@ -124,15 +186,24 @@ def run_local_pipeline(
     state_dir: Path = DEFAULT_STATE_DIR,
     observer: ExecutionObserver | None = None,
     on_line: Callable[[str, str], None] | None = None,
+    execution_id: str | None = None,
 ) -> LocalRun:
-    """Execute the pipeline on ``data`` (a local CSV file or an s3:// URI in local S3)."""
+    """Execute the pipeline on ``data`` (a local CSV file or an s3:// URI in local S3).
+
+    ``settings`` must name the problem type (the CLI infers it from the data first). Writes
+    ``summary.json`` and ``report.html`` into ``out_dir`` — also when the run fails, and when
+    Ctrl-C (or a SIGTERM the CLI turns into one) stops it.
+    """
+    from mlops.local_runtime.executor.report import write_run_report
+
     out_dir.mkdir(parents=True, exist_ok=True)
     endpoint = ensure_local_aws(state_dir)
     s3 = client("s3", endpoint_url=endpoint, region=settings.region)
     sagemaker = client("sagemaker", endpoint_url=endpoint, region=settings.region)
     bucket = settings.names.local_artifact_bucket
     ensure_bucket(s3, bucket)
-    execution_id = uuid.uuid4().hex[:12]
+    execution_id = execution_id or new_execution_id()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
 
     code = upload_code(s3, bucket, out_dir / "work" / "code")
     input_uri = upload_input(s3, bucket, data, execution_id)
@@ -143,8 +214,9 @@ def run_local_pipeline(
         default_input_uri=input_uri,
         code=code,
     )
-    (out_dir / "definition.json").write_text(definition)
+    (out_dir / DEFINITION_FILE).write_text(definition)
 
+    context = _RunContext(settings, input_uri, started, dict(overrides or {}), out_dir)
     summary_path = out_dir / SUMMARY_FILE
     try:
         result = execute(
@@ -163,17 +235,128 @@ def run_local_pipeline(
             region=settings.region,
         )
     except ExecutionInterrupted as interrupted:  # record where it stopped, then keep stopping
-        build_summary(interrupted.result, LocalArtifacts(), input_uri=input_uri).write(summary_path)
+        stopped = context.summary(interrupted.result, _logs_only(interrupted.result, out_dir))
+        _finish(stopped, summary_path, write_run_report)
         raise
     try:
         artifacts = collect_artifacts(result, s3, out_dir)
     except (BotoCoreError, ClientError):
         if result.status == SUCCEEDED:
             raise
-        artifacts = LocalArtifacts()  # the step failure is the story; copies are secondary
-    summary = build_summary(result, artifacts, input_uri=input_uri)
-    summary.write(summary_path)
+        artifacts = _logs_only(result, out_dir)  # the step failure is the story
+    summary = _finish(context.summary(result, artifacts), summary_path, write_run_report)
     return LocalRun(result, summary, summary_path)
+
+
+def new_execution_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _finish(
+    summary: RunSummary, summary_path: Path, write_report: Callable[[RunSummary, Path], Path]
+) -> RunSummary:
+    """Write report.html next to the summary, then the summary naming it."""
+    report = write_report(summary, summary_path.parent / REPORT_FILE)
+    summary = _with_report(summary, report)
+    summary.write(summary_path)
+    return summary
+
+
+def _with_report(summary: RunSummary, report: Path) -> RunSummary:
+    return replace(summary, report=report)
+
+
+def _logs_only(result: ExecutionResult, out_dir: Path) -> LocalArtifacts:
+    log = training_log(result.execution_id, out_dir)
+    return LocalArtifacts(training_log=log)
+
+
+def training_log(execution_id: str, out_dir: Path) -> Path | None:
+    """The Train job's log in the run's work directory, when the job started."""
+    path = out_dir / "work" / job_name_for(TRAIN, execution_id) / "job.log"
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What a summary needs beyond the execution result."""
+
+    settings: ProjectSettings
+    input_uri: str
+    started: str
+    overrides: dict[str, str]
+    out_dir: Path
+
+    def summary(self, result: ExecutionResult, artifacts: LocalArtifacts) -> RunSummary:
+        schema = self.settings.dataset
+        problem_type = schema.require_problem_type()
+        metrics, deviations = evaluation_metrics(artifacts.evaluation, problem_type)
+        gate = self.settings.resolved_gate()
+        parameters = dict(result.context.parameters)
+        threshold = float(parameters.get(THRESHOLD_PARAMETER, gate.threshold))
+        outcome = result.properties(CHECK_METRIC).get("Outcome")
+        arn = result.properties(REGISTER).get("ModelPackageArn")
+        if artifacts.training_log is None:
+            artifacts = _replace_log(artifacts, training_log(result.execution_id, self.out_dir))
+        return RunSummary(
+            status=result.status,
+            execution_id=result.execution_id,
+            started=self.started,
+            failed_step=result.failed_step,
+            failure_reason=result.failure_reason,
+            input=self.input_uri,
+            dataset=DatasetSummary(schema.require_target(), problem_type, schema.positive_label),
+            parameters=parameters,
+            overrides=self.overrides,
+            gate=GateSummary(
+                metric=gate.metric,
+                comparison=gate.comparison,
+                threshold=threshold,
+                value=metrics.get(gate.metric),
+                passed=None if outcome is None else outcome == "True",
+            ),
+            steps=tuple(
+                StepSummary(record.name, record.type, record.status, record.seconds)
+                for record in result.steps
+            ),
+            metrics=metrics,
+            standard_deviations=deviations,
+            warnings=spec_warnings(artifacts.feature_spec),
+            model_package_arn=str(arn) if arn is not None else None,
+            artifacts=artifacts,
+        )
+
+
+def _replace_log(artifacts: LocalArtifacts, log: Path | None) -> LocalArtifacts:
+    return replace(artifacts, training_log=log)
+
+
+def evaluation_metrics(
+    evaluation: Path | None, problem_type: ProblemType
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The headline metrics of ``evaluation.json`` (contracts §6) and their standard
+    deviations, as far as it has them (a NaN, e.g. an undefined AUC, is left out)."""
+    metrics: dict[str, float] = {}
+    deviations: dict[str, float] = {}
+    if evaluation is None:
+        return metrics, deviations
+    spec = problem_type_spec(problem_type)
+    section = json.loads(evaluation.read_text()).get(spec.metrics_section, {})
+    for name in spec.metric_names:
+        entry = section.get(name, {})
+        value, spread = entry.get("value"), entry.get("standard_deviation")
+        if isinstance(value, int | float) and math.isfinite(value):
+            metrics[name] = float(value)
+        if isinstance(spread, int | float) and math.isfinite(spread):
+            deviations[name] = float(spread)
+    return metrics, deviations
+
+
+def spec_warnings(feature_spec: Path | None) -> tuple[str, ...]:
+    """What preprocess warned about (e.g. a feature blank in every row)."""
+    if feature_spec is None:
+        return ()
+    return tuple(str(item) for item in json.loads(feature_spec.read_text()).get("warnings", []))
 
 
 def upload_code(s3: Any, bucket: str, scratch: Path) -> CodeLocations:
@@ -206,40 +389,6 @@ def read_s3_json(s3: Any, uri: str) -> Any:
     bucket, key = split_s3_uri(uri)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return json.loads(body)
-
-
-def build_summary(
-    result: ExecutionResult, artifacts: LocalArtifacts, *, input_uri: str
-) -> RunSummary:
-    """The run's summary: step outcomes, the evaluation's metrics, the local artifact copies."""
-    arn = result.properties(REGISTER).get("ModelPackageArn")
-    return RunSummary(
-        status=result.status,
-        execution_id=result.execution_id,
-        failed_step=result.failed_step,
-        failure_reason=result.failure_reason,
-        input=input_uri,
-        steps=tuple(
-            StepSummary(record.name, record.type, record.status, record.seconds)
-            for record in result.steps
-        ),
-        metrics=_metrics(artifacts.evaluation),
-        model_package_arn=str(arn) if arn is not None else None,
-        artifacts=artifacts,
-    )
-
-
-def _metrics(evaluation: Path | None) -> dict[str, float]:
-    """The headline metrics of ``evaluation.json`` (contracts §6), as far as it has them."""
-    metrics: dict[str, float] = {}
-    if evaluation is None:
-        return metrics
-    section = json.loads(evaluation.read_text()).get("binary_classification_metrics", {})
-    for name in METRIC_NAMES:
-        value = section.get(name, {}).get("value")
-        if isinstance(value, int | float):
-            metrics[name] = float(value)
-    return metrics
 
 
 def _text(path: Path | None) -> str | None:

@@ -7,6 +7,11 @@ minor version (uv is never allowed to download one), under a file lock so that p
 workers or CLI calls build it once; a ``.complete`` marker written last means a crash midway is
 rebuilt, never used half-made.
 
+Installed modules are byte-compiled at creation (``uv sync --compile-bytecode``), as pip does
+when an image is built: the images set ``PYTHONDONTWRITEBYTECODE=1``, so a job never writes
+``.pyc`` files itself, and without them every job recompiled the sources of numpy, pandas,
+scikit-learn and xgboost it imports (about 7 s a step on the 2-core reference machine).
+
 The cache is ``$MLOPS_IMAGE_ENVS`` when set, else ``.mlops/image-envs`` in the repository
 checkout (git-ignored with the rest of ``.mlops/``), else ``~/.cache/mlops/image-envs``.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 CACHE_ENV = "MLOPS_IMAGE_ENVS"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 _COMPLETE = ".complete"
+# How environments are built; part of the cache key, so a change of recipe rebuilds them.
+_RECIPE = "compiled-bytecode"
 _CREATE_TIMEOUT_SECONDS = 1800.0
 
 
@@ -50,6 +57,7 @@ class LockedFolder:
         digest = hashlib.sha256()
         for file in ("pyproject.toml", "uv.lock"):
             digest.update((self.folder / file).read_bytes())
+        digest.update(_RECIPE.encode())
         return digest.hexdigest()[:16]
 
 
@@ -174,6 +182,7 @@ def _create(image: LockedFolder, root: Path) -> None:
         str(uv),
         "sync",
         "--frozen",
+        "--compile-bytecode",
         "--no-install-project",
         "--no-dev",
         "--python",
