@@ -1,9 +1,13 @@
-"""Assemble the CDK app: four stacks from validated settings, plus the compliance checks.
+"""Assemble the CDK app: the stacks of validated settings, plus the compliance checks.
+
+The tooling account holds storage, the pipeline and registry, batch and the deploy stack;
+each deployment stage has a serving stack in its own account and region, and a stage in
+another account a stage stack as well (``mlops.core.stages``).
 
 The top of ``infra``: it imports the components' stacks, and nothing in ``infra`` imports it
 (only the root ``app.py`` and the tests do).
 
-``build_app`` takes everything computed outside CDK (the pipeline definition JSON, the code
+``build_app`` takes everything computed outside CDK (the pipeline definitions' JSON, the code
 files, the monitor image) as arguments so tests can build the same app the CLI synthesizes;
 ``synth_inputs`` computes them the way ``app.py`` does.
 """
@@ -11,22 +15,32 @@ files, the monitor image) as arguments so tests can build the same app the CLI s
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 
-from infra.deploy.stack import DeployStack
+from infra.batch.definition import batch_definition
+from infra.batch.stack import BatchStack
+from infra.cicd.stack import CiCdStack
+from infra.deploy.stack import DeployStack, stage_construct_id, stage_stack_id
+from infra.deploy.stage import StageStack
 from infra.nag import add_compliance_checks
 from infra.pipeline.code_assets import CodeFiles
-from infra.pipeline.definition import PLACEHOLDERS, registered_image
 from infra.pipeline.stack import PipelineStack
+from infra.serving.artifacts import ArtifactSource
 from infra.serving.features import drift_features
 from infra.serving.monitor import model_monitor_image
 from infra.serving.stack import ServingStack
+from infra.shared.arns import account_role_arn
+from infra.shared.pipeline_definition import PLACEHOLDERS, registered_image
+from infra.shared.role_names import RoleNames
+from infra.storage.key_policy import ForeignReader
 from infra.storage.stack import StorageStack
 from mlops.core.names import DATASET_PREFIX
 from mlops.core.settings import ProjectSettings
+from mlops.core.stages import DeploymentStage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "build" / "cdk-assets"
@@ -35,6 +49,7 @@ BUILD_DIR = REPO_ROOT / "build" / "cdk-assets"
 @dataclass(frozen=True)
 class SynthInputs:
     definition: str
+    batch_definition: str
     code_files: CodeFiles
     monitor_image_uri: str
 
@@ -43,8 +58,20 @@ class SynthInputs:
 class Stacks:
     storage: StorageStack
     pipeline: PipelineStack
-    serving: ServingStack
+    serving: ServingStack  # the production stage's
     deploy: DeployStack
+    batch: BatchStack
+    # Every stage's serving stack, by stage name (production's is ``serving`` too), and the
+    # stage stacks of stages in other accounts.
+    stage_serving: dict[str, ServingStack] = field(default_factory=dict)
+    stage_stacks: dict[str, StageStack] = field(default_factory=dict)
+    cicd: CiCdStack | None = None  # with cicd.github_repository
+
+    def all(self) -> list[cdk.Stack]:
+        """Every stack of the app, each once."""
+        stacks: list[cdk.Stack] = [self.storage, self.pipeline, self.deploy, self.batch]
+        stacks += [*self.stage_serving.values(), *self.stage_stacks.values()]
+        return stacks + ([self.cicd] if self.cicd is not None else [])
 
 
 def cdk_json_context(path: Path = REPO_ROOT / "cdk.json") -> dict[str, object]:
@@ -79,6 +106,7 @@ def synth_inputs(settings: ProjectSettings, *, build_dir: Path = BUILD_DIR) -> S
     )
     return SynthInputs(
         definition=definition,
+        batch_definition=batch_definition(settings),
         code_files=CodeFiles(
             preprocess=scripts["preprocess"],
             evaluate=scripts["evaluate"],
@@ -95,12 +123,23 @@ def build_app(
     names = settings.names
     features = drift_features(settings)
     env = cdk.Environment(account=settings.account, region=settings.region)
+    stages = settings.deployment_stages
+    executions = f"{names.pipeline}/"
     storage = StorageStack(
         app,
         "Storage",
         stack_name=names.storage_stack,
         names=names,
         account=settings.account,
+        serving_roles=[
+            RoleNames(stage.names.resources, settings.region)
+            for stage in stages
+            if not stage.cross_account
+        ],
+        foreign_readers=[
+            ForeignReader(account=account, role_arns=arns, prefix=executions)
+            for account, arns in _foreign_roles(stages, "model", "monitor").items()
+        ],
         env=env,
         description=f"{names.project}: KMS key and encrypted buckets (retained on delete)",
     )
@@ -112,41 +151,126 @@ def build_app(
         storage=storage.storage.refs,
         code_files=inputs.code_files,
         definition=inputs.definition,
+        registry_readers=_foreign_roles(stages, "serving_cloudformation", "model"),
         env=env,
         description=f"{names.project}: SageMaker pipeline, execution role, model registry",
     )
-    serving = ServingStack(
-        app,
-        "Serving",
-        stack_name=names.serving_stack,
-        settings=settings,
-        names=names,
-        storage=storage.storage.refs,
-        # The endpoint runs the image the pipeline registers the model with.
-        model_image_uri=registered_image(inputs.definition),
-        monitor_image_uri=inputs.monitor_image_uri,
-        drift_features=features,
-        env=env,
-        description=f"{names.project}: endpoint of the approved model, monitoring, alarms",
-    )
+    stage_stacks: dict[str, StageStack] = {}
+    stage_serving: dict[str, ServingStack] = {}
+    for stage in stages:
+        stage_env = cdk.Environment(account=stage.account, region=stage.region)
+        refs = storage.storage.refs
+        if stage.cross_account:
+            stage_stack = StageStack(
+                app,
+                stage_stack_id(stage),
+                stack_name=stage.names.stage_stack,
+                settings=settings,
+                stage=stage,
+                drift_features=features,
+                env=stage_env,
+                description=f"{names.project}: stage {stage.name}'s storage and deploy roles",
+            )
+            stage_stacks[stage.name] = stage_stack
+            refs = stage_stack.storage.refs
+        serving_stack = ServingStack(
+            app,
+            stage_construct_id(stage, "Serving"),
+            stack_name=stage.names.serving_stack,
+            settings=settings,
+            stage=stage,
+            storage=refs,
+            artifacts=ArtifactSource(
+                bucket=storage.storage.refs.artifact_bucket,
+                prefix=executions,
+                storage=refs,
+                tooling_account=settings.account if stage.cross_account else None,
+                region=settings.region,
+            ),
+            # The endpoint runs the image the pipeline registers the model with.
+            model_image_uri=registered_image(inputs.definition),
+            monitor_image_uri=inputs.monitor_image_uri,
+            drift_features=features,
+            env=stage_env,
+            description=f"{names.project}: stage {stage.name}: endpoint of the version it "
+            "serves, monitoring, alarms",
+        )
+        serving_stack.add_stack_dependency(stage_stacks.get(stage.name) or storage)
+        stage_serving[stage.name] = serving_stack
+    serving = stage_serving[stages[-1].name]
     deploy = DeployStack(
         app,
         "Deploy",
         stack_name=names.deploy_stack,
-        names=names,
+        settings=settings,
         storage=storage.storage.refs,
-        serving_stack=serving,
+        stages=stages,
         drift_features=features,
-        retrain_on_drift=settings.monitoring.retrain_on_drift and bool(features),
         env=env,
-        description=f"{names.project}: approval in the model registry → serving stack update",
+        description=f"{names.project}: approval and promotions → the stages' serving stacks",
+    )
+    for serving_stack in stage_serving.values():
+        deploy.add_stack_dependency(serving_stack)
+    batch = BatchStack(
+        app,
+        "Batch",
+        stack_name=names.batch_stack,
+        settings=settings,
+        storage=storage.storage.refs,
+        definition=inputs.batch_definition,
+        # Batches score with the image the pipeline registers the model with.
+        images=[registered_image(inputs.definition)],
+        monitor_image_uri=inputs.monitor_image_uri,
+        env=env,
+        description=f"{names.project}: batch transform of approved models, its schedule, "
+        "trigger and monitoring",
     )
     # The key ARN is the only cross-stack reference; bucket names are fixed strings, so state
     # the order explicitly: storage first, the deployer after what it deploys.
-    for dependent in (pipeline, serving, deploy):
+    for dependent in (pipeline, deploy, batch):
         dependent.add_stack_dependency(storage)
-    stacks = Stacks(storage=storage, pipeline=pipeline, serving=serving, deploy=deploy)
-    for stack in (storage, pipeline, serving, deploy):
+    cicd = None
+    if settings.cicd.github_repository is not None:
+        cicd = CiCdStack(
+            app,
+            "CiCd",
+            stack_name=names.cicd_stack,
+            settings=settings,
+            env=env,
+            description=f"{names.project}: GitHub Actions OIDC roles, one per deployment stage",
+        )
+    stacks = Stacks(
+        storage=storage,
+        pipeline=pipeline,
+        serving=serving,
+        deploy=deploy,
+        batch=batch,
+        stage_serving=stage_serving,
+        stage_stacks=stage_stacks,
+        cicd=cicd,
+    )
+    for stack in stacks.all():
         cdk.Tags.of(stack).add("project", names.project)
+    if settings.cicd.permissions_boundary is not None:
+        # Every role of the app, the CI/CD roles included, gets the organisation's boundary.
+        iam.PermissionsBoundary.of(app).apply(
+            iam.ManagedPolicy.from_managed_policy_arn(
+                app, "PermissionsBoundary", settings.cicd.permissions_boundary
+            )
+        )
     add_compliance_checks(app, nist=nist)
     return stacks
+
+
+def _foreign_roles(stages: tuple[DeploymentStage, ...], *purposes: str) -> dict[str, list[str]]:
+    """Stages in other accounts → the ARNs of their roles of ``purposes`` (``RoleNames``
+    properties), grouped by account (one policy statement per account)."""
+    roles: dict[str, list[str]] = {}
+    for stage in stages:
+        if not stage.cross_account or stage.account is None:
+            continue
+        names = RoleNames(stage.names.resources, stage.region)
+        roles.setdefault(stage.account, []).extend(
+            account_role_arn(stage.account, getattr(names, purpose)) for purpose in purposes
+        )
+    return roles

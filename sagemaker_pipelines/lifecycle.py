@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sagemaker_pipelines.registry import APPROVED, RegistryError, describe_package
@@ -242,7 +243,7 @@ def rollback(sagemaker: Any, group: str, *, stage: str, reason: str) -> Rollback
 
 def _last_modified(sagemaker: Any, arn: str) -> str:
     modified = describe_package(sagemaker, arn).get("LastModifiedTime")
-    return modified.isoformat() if hasattr(modified, "isoformat") else str(modified or "")
+    return modified.isoformat() if isinstance(modified, datetime) else str(modified or "")
 
 
 def record_check(

@@ -7,8 +7,12 @@ and on AWS sending the status with its description is the documented way anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from mlops.core.problem_types import SPECS
 
 APPROVED = "Approved"
 REJECTED = "Rejected"
@@ -24,11 +28,41 @@ class PackageSummary:
     version: int | None
     status: str
     created: str
-    auc: float | None = None
+    # What Register records to tell versions apart (CustomerMetadataProperties): problem-type,
+    # target, gate-metric, gate-value, gate-threshold, input-data; empty when not fetched.
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``binary on churn · auc 0.9123 ≥ 0.75`` (what is known of it)."""
+        return describe_metadata(self.metadata)
 
 
-def list_packages(sagemaker: Any, group: str) -> list[PackageSummary]:
-    """Every version in ``group``, newest first."""
+def describe_metadata(metadata: Mapping[str, str]) -> str:
+    """One line for a version's dataset and gate; ``-`` when it recorded none."""
+    if not metadata:
+        return "-"
+    dataset = f"{metadata.get('problem-type', '?')} on {metadata.get('target', '?')}"
+    metric = metadata.get("gate-metric")
+    if metric is None:
+        return dataset
+    spec = SPECS.get(metadata.get("problem-type", ""))  # type: ignore[call-overload]
+    lower = (
+        spec is not None
+        and metric in spec.metric_names
+        and not spec.metric(metric).higher_is_better
+    )
+    comparison = "≤" if lower else "≥"
+    value = metadata.get("gate-value", "?")
+    with contextlib.suppress(ValueError):
+        value = f"{float(value):.4f}"
+    return f"{dataset} · {metric} {value} {comparison} {metadata.get('gate-threshold', '?')}"
+
+
+def list_packages(
+    sagemaker: Any, group: str, *, with_metadata: bool = False
+) -> list[PackageSummary]:
+    """Every version in ``group``, newest first (``with_metadata``: each one's recorded
+    dataset and gate, one DescribeModelPackage call per version)."""
     packages: list[PackageSummary] = []
     request: dict[str, Any] = {
         "ModelPackageGroupName": group,
@@ -54,6 +88,16 @@ def list_packages(sagemaker: Any, group: str) -> list[PackageSummary]:
     except sagemaker.exceptions.ClientError as error:
         raise RegistryError(f"cannot list model group {group}: {_message(error)}") from None
     packages.sort(key=lambda package: package.version or 0, reverse=True)
+    if with_metadata:
+        packages = [
+            replace(
+                package,
+                metadata=dict(
+                    describe_package(sagemaker, package.arn).get("CustomerMetadataProperties") or {}
+                ),
+            )
+            for package in packages
+        ]
     return packages
 
 

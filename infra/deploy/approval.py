@@ -1,10 +1,13 @@
-"""Approval-to-deploy: EventBridge rule on model package approval → a least-privilege Lambda.
+"""Deploying to the stages: EventBridge rule on model package approval → a least-privilege
+Lambda, which ``mlops models promote`` / ``rollback`` also invoke for the later stages.
 
-The Lambda (``runtime/handler.py`` beside this module) updates the serving stack's
-parameters with the previous template, as the serving stack's own CloudFormation role
-(``serving_role``). It may describe packages of this group only, describe the serving stack,
-update it only with that role and no template URL, HEAD the baselines under the pipeline's
-prefix of the artifact bucket, and pass exactly that one role, to CloudFormation only.
+The Lambda (``runtime/handler.py`` beside this module) updates a stage's serving stack's
+parameters with the previous template, as that stack's own CloudFormation role
+(``serving_role``). It may describe packages of this group only, describe each stage's serving
+stack, update it only with that stage's role and no template URL, HEAD the baselines under the
+pipeline's prefix of the artifact bucket, and pass exactly those roles, to CloudFormation only.
+A stage in another account is reached by assuming that account's access role (``access``),
+the only cross-account permission it has.
 
 An invocation that still fails after Lambda's two retries (a serving stack busy with a long
 blue/green deployment, a throttled API) is not dropped: it lands in the on-failure queue with
@@ -69,14 +72,34 @@ def approval_event_pattern(model_package_group: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class StageTarget:
+    """One stage the Lambda deploys to (the handler's ``StageTarget``)."""
+
+    name: str
+    stack_name: str
+    cloudformation_role_arn: str  # passed to UpdateStack (same account) or by the access role
+    region: str
+    access_role_arn: str | None = None  # a stage in another account: the role to assume
+
+    def to_handler(self) -> dict[str, str | None]:
+        return {
+            "name": self.name,
+            "stack_name": self.stack_name,
+            "cloudformation_role_arn": self.cloudformation_role_arn,
+            "access_role_arn": self.access_role_arn,
+            "region": self.region,
+        }
+
+
+@dataclass(frozen=True)
 class DeployTarget:
     """What the Lambda deploys to and reads from."""
 
     model_package_group: str
-    serving_stack_name: str
-    cloudformation_role_arn: str  # passed to UpdateStack; the only role the Lambda may pass
+    stages: tuple[StageTarget, ...]  # in order: approval deploys to the first
     baseline_bucket: str
     baseline_prefix: str  # baselines are outputs of the pipeline's executions, under it
+    function_name: str
 
 
 class DeployOnApproval(Construct):
@@ -135,7 +158,7 @@ class DeployOnApproval(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description="Approved model package → update the serving stack's parameters",
+            description="Approved (or promoted) model package → update a stage's serving stack",
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=lambda_.Architecture.ARM_64,
             handler="handler.handler",
@@ -148,10 +171,10 @@ class DeployOnApproval(Construct):
             # One deployment decision at a time: two approvals never race on the stack.
             reserved_concurrent_executions=1,
             log_group=self.log_group,
+            function_name=target.function_name,
             environment={
-                "SERVING_STACK_NAME": target.serving_stack_name,
                 "MODEL_PACKAGE_GROUP": target.model_package_group,
-                "CLOUDFORMATION_ROLE_ARN": target.cloudformation_role_arn,
+                "STAGES": stack.to_json_string([stage.to_handler() for stage in target.stages]),
             },
         )
         # Asynchronous invocations (EventBridge): both limits explicit, failures kept.
@@ -225,11 +248,6 @@ class DeployOnApproval(Construct):
     def _grant(
         self, role: iam.Role, stack: Stack, target: DeployTarget, bootstrap_qualifier: str
     ) -> None:
-        serving_stack = stack.format_arn(
-            service="cloudformation",
-            resource="stack",
-            resource_name=f"{target.serving_stack_name}/*",
-        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",
@@ -245,35 +263,17 @@ class DeployOnApproval(Construct):
                 resources=[sagemaker_arn(self, versions)],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadServingStack",
-                actions=["cloudformation:DescribeStacks"],
-                resources=[serving_stack],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="UpdateServingStackAsItsRole",
-                actions=["cloudformation:UpdateStack"],
-                resources=[serving_stack],
-                conditions={
-                    # Only as the serving stack's own role (never the stack's last role, which
-                    # after `cdk deploy` is the bootstrap's administrator role)…
-                    "StringEquals": {"cloudformation:RoleArn": target.cloudformation_role_arn},
-                    # …and never with a template from S3 (the handler uses the previous one).
-                    "Null": {"cloudformation:TemplateUrl": "true"},
-                },
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassOnlyTheServingStackRole",
-                actions=["iam:PassRole"],
-                resources=[target.cloudformation_role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": CLOUDFORMATION}},
-            )
-        )
+        for stage in target.stages:
+            if stage.access_role_arn is None:
+                self._grant_stage_update(role, stack, stage)
+            else:
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        sid=f"Reach{_sid(stage.name)}ThroughItsAccessRole",
+                        actions=["sts:AssumeRole"],
+                        resources=[stage.access_role_arn],
+                    )
+                )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ResolveBootstrapVersion",
@@ -296,11 +296,6 @@ class DeployOnApproval(Construct):
             "DescribeModelPackage only, on versions of this project's group (numbered at "
             "registration).",
         )
-        acknowledge_wildcard(
-            self,
-            f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{target.serving_stack_name}/*",
-            "A stack ARN ends in an id generated at creation; the name pins the serving stack.",
-        )
         acknowledge_bucket_objects(
             self,
             target.baseline_bucket,
@@ -309,6 +304,50 @@ class DeployOnApproval(Construct):
             "deploying; their keys are per pipeline execution, under the pipeline's prefix.",
         )
         acknowledge_inline_policy(self)
+
+    def _grant_stage_update(self, role: iam.Role, stack: Stack, stage: StageTarget) -> None:
+        """Describe and update one same-account stage's serving stack, only as its role."""
+        serving_stack = stack.format_arn(
+            service="cloudformation",
+            resource="stack",
+            resource_name=f"{stage.stack_name}/*",
+        )
+        name = _sid(stage.name)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=f"Read{name}ServingStack",
+                actions=["cloudformation:DescribeStacks"],
+                resources=[serving_stack],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=f"Update{name}ServingStackAsItsRole",
+                actions=["cloudformation:UpdateStack"],
+                resources=[serving_stack],
+                conditions={
+                    # Only as the serving stack's own role (never the stack's last role, which
+                    # after `cdk deploy` is the bootstrap's administrator role)…
+                    "StringEquals": {"cloudformation:RoleArn": stage.cloudformation_role_arn},
+                    # …and never with a template from S3 (the handler uses the previous one).
+                    "Null": {"cloudformation:TemplateUrl": "true"},
+                },
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=f"Pass{name}ServingStackRole",
+                actions=["iam:PassRole"],
+                resources=[stage.cloudformation_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": CLOUDFORMATION}},
+            )
+        )
+        acknowledge_wildcard(
+            self,
+            f"arn:aws:cloudformation:{stack.region}:{ACCOUNT}:stack/{stage.stack_name}/*",
+            "A stack ARN ends in an id generated at creation; the name pins the stage's serving "
+            "stack.",
+        )
 
     def _acknowledge_function(self) -> None:
         acknowledge(
@@ -330,3 +369,8 @@ class DeployOnApproval(Construct):
             "The function calls only AWS control-plane APIs (SageMaker, CloudFormation, S3 HEAD); "
             "the template creates no VPC and a VPC would add NAT cost without reducing exposure.",
         )
+
+
+def _sid(stage: str) -> str:
+    """A stage name as a policy statement id fragment (alphanumeric)."""
+    return stage.capitalize()

@@ -55,10 +55,13 @@ _GENERATED = ("model/*", "endpoint-config/*")
 class ServingResources:
     """What the serving stack holds, by name: the scope of the role's statements."""
 
-    names: ProjectNames
+    names: ProjectNames  # the stage's resource names (``StageNames.resources``)
     stack_name: str
     drift_features: Sequence[str]
     retrain_on_drift: bool
+    model_package_group: str
+    # The registry's account when it is not the stage's (a stage in another account).
+    registry_account: str | None = None
 
     @property
     def alarm_names(self) -> list[str]:
@@ -92,7 +95,7 @@ class ServingStackRole(Construct):
             assumed_by=trusted_service(CLOUDFORMATION),
             description=f"CloudFormation updating {serving.stack_name} on a model approval",
         )
-        self._sagemaker(names)
+        self._sagemaker(names, serving)
         self._pass_serving_roles(roles, retrain=serving.retrain_on_drift)
         self._alarms(stack, serving)
         self._autoscaling(stack)
@@ -108,7 +111,7 @@ class ServingStackRole(Construct):
             self._retrain_rule(stack, serving.stack_name)
         acknowledge_inline_policy(self)
 
-    def _sagemaker(self, names: ProjectNames) -> None:
+    def _sagemaker(self, names: ProjectNames, serving: ServingResources) -> None:
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReplaceModelAndEndpointConfig",
@@ -172,19 +175,31 @@ class ServingStackRole(Construct):
             "One job definition per deployed model version, named <prefix><version>: the "
             "version is known only when a package is approved.",
         )
-        versions = f"model-package/{names.model_package_group}/*"
+        versions = f"model-package/{serving.model_package_group}/*"
+        reason = (
+            "Read-only: the model is created from whichever version of the project's group is "
+            "approved (versions are numbered at registration)."
+        )
+        if serving.registry_account is None:
+            registry_versions = sagemaker_arn(self, versions)
+            acknowledge_sagemaker_wildcard(self, versions, reason)
+        else:
+            region = Stack.of(self).region
+            registry_versions = (
+                f"arn:{Aws.PARTITION}:sagemaker:{region}:{serving.registry_account}:{versions}"
+            )
+            acknowledge_wildcard(
+                self,
+                f"arn:<AWS::Partition>:sagemaker:{region}:{serving.registry_account}:{versions}",
+                reason + " The registry is in the tooling account, whose resource policy on "
+                "the group names this role.",
+            )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadTheDeployedVersion",
                 actions=["sagemaker:DescribeModelPackage"],
-                resources=[sagemaker_arn(self, versions)],
+                resources=[registry_versions],
             )
-        )
-        acknowledge_sagemaker_wildcard(
-            self,
-            versions,
-            "Read-only: the model is created from whichever version of the project's group is "
-            "approved (versions are numbered at registration).",
         )
 
     def _pass_serving_roles(self, roles: RoleNames, *, retrain: bool) -> None:

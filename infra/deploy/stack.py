@@ -1,4 +1,5 @@
-"""Stack 4: approval-to-deploy (EventBridge rule + Lambda) and the serving stack's deploy role."""
+"""The deploy stack (tooling account): the Lambda that deploys versions to the stages, the
+approval rule, and the serving stacks' CloudFormation roles of the stages in this account."""
 
 from __future__ import annotations
 
@@ -8,15 +9,28 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from infra.deploy.approval import DeployOnApproval, DeployTarget
+from infra.deploy.approval import DeployOnApproval, DeployTarget, StageTarget
 from infra.deploy.serving_role import ServingResources, ServingStackRole
+from infra.shared.arns import account_role_arn
 from infra.shared.role_names import RoleNames
 from infra.storage.buckets import StorageRefs
-from mlops.core.names import ProjectNames
+from mlops.core.settings import ProjectSettings
+from mlops.core.stages import DeploymentStage, retrains_on_drift
+
+
+def stage_construct_id(stage: DeploymentStage, kind: str) -> str:
+    """``kind`` for the production stage (the ids stacks had before stages existed, so an
+    existing deployment keeps its resources), ``<Stage><kind>`` for the others."""
+    return kind if stage.production else f"{stage.name.capitalize()}{kind}"
+
+
+def stage_stack_id(stage: DeploymentStage) -> str:
+    """The construct id of a stage's stage stack (another account only): ``<Stage>Stage``."""
+    return f"{stage.name.capitalize()}Stage"
 
 
 class DeployStack(Stack):
-    """Separate from the serving stack so the function never updates the stack it lives in
+    """Separate from the serving stacks so the function never updates the stack it lives in
     (nor CloudFormation deletes the role it is running as)."""
 
     def __init__(
@@ -24,35 +38,66 @@ class DeployStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        names: ProjectNames,
+        settings: ProjectSettings,
         storage: StorageRefs,
-        serving_stack: Stack,
+        stages: Sequence[DeploymentStage],
         drift_features: Sequence[str],
-        retrain_on_drift: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.serving_role = ServingStackRole(
-            self,
-            "ServingStackRole",
-            serving=ServingResources(
-                names=names,
-                stack_name=serving_stack.stack_name,
-                drift_features=tuple(drift_features),
-                retrain_on_drift=retrain_on_drift,
-            ),
-            storage=storage,
-        )
+        names = settings.names
+        self.serving_roles: dict[str, ServingStackRole] = {}
+        targets = []
+        for stage in stages:
+            stage_names = stage.names.resources
+            stage_roles = RoleNames(stage_names, stage.region)
+            if stage.cross_account and stage.account is not None:
+                targets.append(
+                    StageTarget(
+                        name=stage.name,
+                        stack_name=stage_names.serving_stack,
+                        cloudformation_role_arn=account_role_arn(
+                            stage.account, stage_roles.serving_cloudformation
+                        ),
+                        region=stage.region,
+                        access_role_arn=account_role_arn(stage.account, stage_roles.tooling_access),
+                    )
+                )
+                continue
+            serving_role = ServingStackRole(
+                self,
+                stage_construct_id(stage, "ServingStackRole"),
+                serving=ServingResources(
+                    names=stage_names,
+                    stack_name=stage_names.serving_stack,
+                    drift_features=tuple(drift_features),
+                    retrain_on_drift=retrains_on_drift(settings.monitoring.retrain_on_drift, stage)
+                    and bool(drift_features),
+                    model_package_group=names.model_package_group,
+                ),
+                storage=storage,
+            )
+            self.serving_roles[stage.name] = serving_role
+            targets.append(
+                StageTarget(
+                    name=stage.name,
+                    stack_name=stage_names.serving_stack,
+                    cloudformation_role_arn=serving_role.role.role_arn,
+                    region=stage.region,
+                )
+            )
         self.deployer = DeployOnApproval(
             self,
             "DeployOnApproval",
             target=DeployTarget(
                 model_package_group=names.model_package_group,
-                serving_stack_name=serving_stack.stack_name,
-                cloudformation_role_arn=self.serving_role.role.role_arn,
+                stages=tuple(targets),
                 baseline_bucket=storage.artifact_bucket,
                 baseline_prefix=f"{names.pipeline}/",
+                function_name=names.deployer_function,
             ),
             role_name=RoleNames(names, self.region).deployer,
         )
-        self.add_stack_dependency(serving_stack)
+        # Kept for the tests and docs that name the production stage's role.
+        production = next(stage for stage in stages if stage.production)
+        self.serving_role = self.serving_roles.get(production.name)

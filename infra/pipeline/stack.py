@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_cdk import Stack
 from constructs import Construct
 
 from infra.pipeline.code_assets import CodeFiles, PipelineCode
-from infra.pipeline.definition import (
+from infra.pipeline.execution_role import pipeline_execution_role
+from infra.pipeline.registry import ModelRegistry
+from infra.shared.acknowledgements import acknowledge_bucket_objects
+from infra.shared.parameters import PublishedNames
+from infra.shared.pipeline_definition import (
     PLACEHOLDERS,
     ModelBuildPipeline,
     images_in_definition,
     substitute_placeholders,
 )
-from infra.pipeline.execution_role import pipeline_execution_role
-from infra.pipeline.registry import ModelRegistry
-from infra.shared.acknowledgements import acknowledge_bucket_objects
-from infra.shared.parameters import PublishedNames
 from infra.shared.role_names import RoleNames
 from infra.storage.buckets import StorageRefs
 from mlops.core.names import DATASET_PREFIX, ProjectNames
@@ -27,7 +28,7 @@ class PipelineStack(Stack):
     """Everything `mlops pipeline start` needs on AWS.
 
     ``definition`` is the JSON from ``sagemaker_pipelines.definition.build_definition`` built
-    with ``infra.pipeline.definition.PLACEHOLDERS``; this stack substitutes the deployed values.
+    with ``infra.shared.pipeline_definition.PLACEHOLDERS``; this stack substitutes the deployed values.
     """
 
     def __init__(
@@ -39,11 +40,15 @@ class PipelineStack(Stack):
         storage: StorageRefs,
         code_files: CodeFiles,
         definition: str,
+        registry_readers: Mapping[str, Sequence[str]] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``registry_readers``: deployment stages in other accounts (account → role ARNs)."""
         super().__init__(scope, construct_id, **kwargs)
 
-        self.registry = ModelRegistry(self, "Registry", group_name=names.model_package_group)
+        self.registry = ModelRegistry(
+            self, "Registry", group_name=names.model_package_group, readers=registry_readers
+        )
         role = pipeline_execution_role(
             self,
             "ExecutionRole",

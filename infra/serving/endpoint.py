@@ -5,6 +5,19 @@ names, so replacement works) and updates the ``Endpoint`` in place. SageMaker th
 blue/green deployment: the new fleet takes traffic (canary first when the fleet has two or
 more instances), the 5XX and latency alarms are watched during the baking period, and an
 alarm rolls traffic back to the old fleet, which CloudFormation reports as a failed update.
+
+Capacity survives updates. The endpoint keeps its variant's current instance count across an
+update (``RetainAllVariantProperties``): autoscaling owns the count, so a new model never
+resets a scaled-out endpoint to the template's initial count. Only the variant weight is taken
+from the new config (``ExcludeRetainedVariantProperties``: the template is the truth for
+weights; data capture always comes from the new config). Application Auto Scaling refuses an
+endpoint update that changes the instance type of a registered variant, so the instance type
+is the serving stack's ``InstanceType`` parameter and the scalable target and its policy exist
+only while that parameter equals the template's type (``AutoScalingApplies``). A new type in
+the settings therefore deploys in two updates, exactly the documented order: ``cdk deploy``
+(the parameter keeps its previous value: the endpoint is unchanged, the target deregistered),
+then an update of ``InstanceType`` alone (the endpoint moves to the new type, then the target
+is registered again). docs/deploy.md has the commands.
 """
 
 from __future__ import annotations
@@ -39,9 +52,14 @@ class DeploymentPolicy:
 
 @dataclass(frozen=True)
 class EndpointCapacity:
-    instance_type: str
+    instance_type: str  # a literal or the serving stack's InstanceType parameter
     initial_count: int
     max_count: int
+
+
+# What an update takes from the new endpoint config although every other variant property is
+# retained: the weight (the template's), never the instance count (autoscaling's).
+NOT_RETAINED = ("DesiredWeight",)
 
 
 class ServingEndpoint(Construct):
@@ -163,6 +181,11 @@ class ServingEndpoint(Construct):
             "Endpoint",
             endpoint_name=endpoint_name,
             endpoint_config_name=self.config.attr_endpoint_config_name,
+            retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type=kind)
+                for kind in NOT_RETAINED
+            ],
             deployment_config=sagemaker.CfnEndpoint.DeploymentConfigProperty(
                 blue_green_update_policy=sagemaker.CfnEndpoint.BlueGreenUpdatePolicyProperty(
                     traffic_routing_configuration=routing,

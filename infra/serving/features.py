@@ -2,15 +2,15 @@
 
 Model Monitor publishes one ``feature_baseline_drift_<feature>`` metric per column, so an
 alarm needs the column names at synth. A schema with explicit ``numeric``/``categorical``
-lists names them; the template's own example dataset (the defaults) is described by
-``mlops.dataset.example``. Any other schema without lists gets no per-feature alarms and a
-synth warning that says what to declare.
+lists names them; the template's own example dataset (the generated customer table, whatever
+its target) is described by ``mlops.dataset.example``. Any other schema without lists gets no
+per-feature alarms and a synth warning that says what to declare.
 """
 
 from __future__ import annotations
 
-from mlops.core.settings import DatasetSchema, ProjectSettings
-from mlops.dataset.example import FEATURES
+from mlops.core.settings import ProjectSettings
+from mlops.dataset.example import FEATURES, is_example
 
 
 def drift_features(settings: ProjectSettings) -> tuple[str, ...]:
@@ -18,6 +18,6 @@ def drift_features(settings: ProjectSettings) -> tuple[str, ...]:
     declared = (*(schema.numeric or ()), *(schema.categorical or ()))
     if declared:
         return tuple(declared)
-    if schema == DatasetSchema():
+    if is_example(schema):
         return FEATURES
     return ()

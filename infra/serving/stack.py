@@ -1,14 +1,17 @@
-"""Stack 3: the endpoint of the approved model version, its monitoring and alarms.
+"""One per deployment stage: the endpoint of the version a stage serves, its monitoring, alarms.
 
-Parameters, not context, choose the model: the approval Lambda updates them with the previous
-template, so the endpoint is always CloudFormation-managed and approval never causes drift.
-With ``ModelPackageArn`` empty (first deploy) only the IAM roles exist.
+Parameters, not context, choose the model: the deploy Lambda updates them with the previous
+template (on approval for the first stage, on promotion or rollback for the others), so the
+endpoint is always CloudFormation-managed and a deployment never causes drift. With
+``ModelPackageArn`` empty (first deploy) only the IAM roles exist. Each stage's stack lives in
+the stage's account and region and names its resources after the stage
+(``mlops.core.names.StageNames``); the production stage keeps the project's names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import (
     Annotations,
@@ -18,11 +21,13 @@ from aws_cdk import (
     CfnRule,
     CfnRuleAssertion,
     Fn,
+    ICfnConditionExpression,
     Stack,
 )
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.serving.artifacts import ArtifactSource
 from infra.serving.endpoint import EndpointCapacity, ServingEndpoint
 from infra.serving.monitor import Baseline, DriftAlarmSpec, EndpointMonitor
 from infra.serving.retrain import RetrainOnDrift
@@ -32,13 +37,15 @@ from infra.shared.conditions import apply_condition
 from infra.shared.role_names import RoleNames
 from infra.shared.roles import SageMakerRole
 from infra.storage.buckets import StorageRefs
-from mlops.core.names import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX, ProjectNames
+from mlops.core.names import DATA_CAPTURE_PREFIX, MONITORING_REPORTS_PREFIX
 from mlops.core.settings import ProjectSettings
+from mlops.core.stages import DeploymentStage, retrains_on_drift
 
 # Parameter names: a contract with the approval Lambda (infra/deploy/runtime/handler.py).
 MODEL_PACKAGE_ARN = "ModelPackageArn"
 BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
 BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
+INSTANCE_TYPE = "InstanceType"
 UNSET_STATISTICS_URI = "s3://baseline-not-set/statistics.json"
 UNSET_CONSTRAINTS_URI = "s3://baseline-not-set/constraints.json"
 
@@ -52,16 +59,20 @@ class ServingStack(Stack):
         construct_id: str,
         *,
         settings: ProjectSettings,
-        names: ProjectNames,
+        stage: DeploymentStage,
         storage: StorageRefs,
+        artifacts: ArtifactSource,
         model_image_uri: str,
         monitor_image_uri: str,
         drift_features: Sequence[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        group = names.model_package_group
+        project = settings.names
+        group = project.model_package_group
+        names = stage.names.resources  # this stage's endpoint, alarms, monitor and roles
         role_names = RoleNames(names, self.region)
+        self.stage = stage
 
         package_arn = CfnParameter(
             self,
@@ -92,10 +103,32 @@ class ServingStack(Stack):
             description="constraints.json of the deployed version's data-quality baseline",
             allowed_pattern=r"^s3://[^/]+/.+$",
         ).value_as_string
+        instance_type = CfnParameter(
+            self,
+            INSTANCE_TYPE,
+            type="String",
+            default=stage.instance_type,
+            description=(
+                f"The endpoint's instance type; autoscaling applies while it is "
+                f"{stage.instance_type} (see docs/deploy.md before changing the type)"
+            ),
+            allowed_pattern=r"^ml\.[a-z0-9-]+\.(medium|large|[0-9]*xlarge)$",
+        ).value_as_string
         has_model = CfnCondition(
             self,
             "HasModelPackage",
             expression=Fn.condition_not(Fn.condition_equals(package_arn, "")),
+        )
+        # Application Auto Scaling refuses an endpoint update that changes the instance type of
+        # a registered variant: the target exists only while the running type is the template's.
+        autoscaling_applies = CfnCondition(
+            self,
+            "AutoScalingApplies",
+            expression=Fn.condition_and(
+                # A condition is a condition expression (jsii's Python types do not say so).
+                cast(ICfnConditionExpression, has_model),
+                Fn.condition_equals(instance_type, stage.instance_type),
+            ),
         )
         # A model without baselines would fail half-way through the update (the monitor's job
         # definition); refuse it before CloudFormation changes anything.
@@ -144,8 +177,12 @@ class ServingStack(Stack):
         # Each wildcard a grant creates is acknowledged right after it.
         capture = f"{DATA_CAPTURE_PREFIX}/"
         reports = f"{MONITORING_REPORTS_PREFIX}/"
-        executions = f"{names.pipeline}/"
-        storage.grant_read(model_role.role, storage.artifact_bucket, executions)
+        read_artifacts = (
+            "Read-only: the model artifact and baselines of whichever version is approved "
+            "live under its execution's prefix <pipeline>/<execution id>/."
+        )
+        for role in (model_role, monitor_role):
+            artifacts.grant_read(role, role.role, read_artifacts)
         # Data capture is written with the model's execution role.
         storage.grant_write(model_role.role, storage.data_bucket, capture)
         acknowledge_bucket_objects(
@@ -169,19 +206,9 @@ class ServingStack(Stack):
             reports,
             "Write-only (put/abort multipart): each monitoring run writes under its own prefix.",
         )
-        storage.grant_read(monitor_role.role, storage.artifact_bucket, executions)
         # Scheduled monitoring jobs encrypt their volume with the project key.
         storage.grant_volume_encryption(monitor_role.role)
-        for role in (model_role, monitor_role):
-            acknowledge_bucket_objects(
-                role,
-                storage.artifact_bucket,
-                executions,
-                "Read-only: the model artifact and baselines of whichever version is approved "
-                "live under its execution's prefix <pipeline>/<execution id>/.",
-            )
 
-        instances = settings.instances
         data_bucket = storage.data_bucket
         self.serving = ServingEndpoint(
             self,
@@ -193,9 +220,9 @@ class ServingStack(Stack):
             capture_uri=f"s3://{data_bucket}/{DATA_CAPTURE_PREFIX}",
             capture_sampling_percentage=settings.monitoring.capture_sampling_percentage,
             capacity=EndpointCapacity(
-                instance_type=instances.endpoint_type,
-                initial_count=instances.endpoint_initial_count,
-                max_count=instances.endpoint_max_count,
+                instance_type=instance_type,
+                initial_count=stage.initial_count,
+                max_count=stage.max_count,
             ),
         )
         # Roles and their policies must exist before SageMaker validates them.
@@ -213,7 +240,7 @@ class ServingStack(Stack):
             role=monitor_role.role,
             key_arn=storage.key_arn,
             image_uri=monitor_image_uri,
-            instance_type=instances.monitoring_type,
+            instance_type=settings.instances.monitoring_type,
             drift=DriftAlarmSpec(
                 features=tuple(drift_features),
                 threshold=settings.monitoring.drift_threshold,
@@ -236,12 +263,17 @@ class ServingStack(Stack):
 
         for construct in (self.serving, self.monitor):
             apply_condition(construct, has_model)
-        if settings.monitoring.retrain_on_drift and self.monitor.drift_alarm is not None:
+        for scaling in (self.serving.scalable_target, self.serving.scaling_policy):
+            scaling.cfn_options.condition = autoscaling_applies
+        if (
+            retrains_on_drift(settings.monitoring.retrain_on_drift, stage)
+            and self.monitor.drift_alarm is not None
+        ):
             retrain = RetrainOnDrift(
                 self,
                 "RetrainOnDrift",
                 alarm_arn=self.monitor.drift_alarm.alarm_arn,
-                pipeline_name=names.pipeline,
+                pipeline_name=project.pipeline,
                 role_name=role_names.retrain,
             )
             # Only the rule follows the model; its role exists from the first deploy like the

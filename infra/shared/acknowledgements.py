@@ -12,7 +12,7 @@ the region and partition literal when the stack's region is concrete (it always 
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Aws, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Stack, Token, Validations
 from constructs import IConstruct
 
 ACCOUNT = "<AWS::AccountId>"
@@ -35,8 +35,17 @@ def acknowledge_nist(scope: IConstruct, rule: str, reason: str) -> None:
 
 
 def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
-    """AwsSolutions-IAM5 for one wildcard ``resource`` of a policy under ``scope``."""
+    """AwsSolutions-IAM5 for one wildcard ``resource`` of a policy under ``scope``.
+
+    cdk-nag renders this stack's account as ``<AWS::AccountId>`` when the stack's account is
+    left to the credentials, and as the literal id when the settings pin it (``account``, a
+    stage's ``account``): a ``resource`` spelt with ``ACCOUNT`` is acknowledged in both forms.
+    """
     acknowledge(scope, f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason)
+    account = Stack.of(scope).account
+    if ACCOUNT in resource and not Token.is_unresolved(account):
+        pinned = resource.replace(ACCOUNT, account)
+        acknowledge(scope, f"AwsSolutions::AwsSolutions-IAM5[Resource::{pinned}]", reason)
 
 
 def acknowledge_bucket_objects(scope: IConstruct, bucket: str, prefix: str, reason: str) -> None:

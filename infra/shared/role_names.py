@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Aws
 
-from mlops.core.names import ProjectNames
+from mlops.core.names import TOOLING_ACCESS_ROLE, ProjectNames
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class RoleNames:
         return self._name("monitor")
 
     @property
+    def batch(self) -> str:
+        """The batch pipeline's role: its transform jobs and their data-quality monitoring."""
+        return self._name("batch")
+
+    @property
     def retrain(self) -> str:
         """EventBridge's role that starts the pipeline when the drift alarm fires."""
         return self._name("retrain")
@@ -58,6 +63,11 @@ class RoleNames:
     def deployer(self) -> str:
         """The approval Lambda's execution role."""
         return self._name("deployer")
+
+    @property
+    def tooling_access(self) -> str:
+        """A stage in another account: the role the tooling account's deployer and CI assume."""
+        return self._name(TOOLING_ACCESS_ROLE)
 
     @staticmethod
     def arn(name: str) -> str:

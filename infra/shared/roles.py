@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import ArnFormat, Aws, DefaultStackSynthesizer, Fn, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -171,3 +171,12 @@ class SageMakerRole(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": SAGEMAKER}},
             )
         )
+
+
+def bootstrap_execution_role_arn(stack: Stack) -> str:
+    """The CDK bootstrap's CloudFormation execution role of ``stack``'s account (``cdk deploy``
+    runs as it), as a CloudFormation expression."""
+    synthesizer = stack.synthesizer
+    if not isinstance(synthesizer, DefaultStackSynthesizer):  # pragma: no cover
+        raise TypeError("the app must use the DefaultStackSynthesizer")
+    return Fn.sub(synthesizer.cloud_formation_execution_role_arn)

@@ -11,6 +11,7 @@ The buckets' cdk-nag acknowledgements (single-region design, SSE-S3 access logs)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Aws, Duration, RemovalPolicy
@@ -20,7 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.shared.acknowledgements import acknowledge_nist
-from infra.storage.key_policy import KeyUsers, project_key_policy
+from infra.storage.key_policy import ForeignReader, KeyUsers, project_key_policy
 from mlops.core.names import ProjectNames
 
 _SINGLE_REGION = (
@@ -105,6 +106,7 @@ class Storage(Construct):
         region: str,
         key_users: KeyUsers,
         account: str | None = None,
+        foreign_readers: Sequence[ForeignReader] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = {
@@ -119,7 +121,12 @@ class Storage(Construct):
             description=f"Encrypts {names.project} data, artifacts, endpoint volumes and captures",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
-            policy=project_key_policy(key_users, region=region),
+            policy=project_key_policy(
+                key_users,
+                region=region,
+                foreign_readers=foreign_readers,
+                artifact_bucket=self._names["artifacts"],
+            ),
         )
 
         # S3 server access logging delivers only to SSE-S3 buckets, so this one bucket cannot use
@@ -145,7 +152,26 @@ class Storage(Construct):
         )
 
         self.data_bucket = self._project_bucket("Data", "data")
+        # S3 sends the data bucket's object events to EventBridge (the batch stack's new-data
+        # trigger matches them). Set on the bucket itself: CDK's ``event_bridge_enabled`` would
+        # add a Lambda-backed custom resource to do the same.
+        data = self.data_bucket.node.default_child
+        assert isinstance(data, s3.CfnBucket)
+        data.add_property_override(
+            "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+        )
         self.artifact_bucket = self._project_bucket("Artifacts", "artifacts")
+        # Deployment stages in other accounts read their model and baselines from here.
+        for reader in foreign_readers:
+            self.artifact_bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=f"Stage{reader.account}ReadsArtifacts",
+                    principals=[iam.AccountPrincipal(reader.account)],
+                    actions=["s3:GetObject"],
+                    resources=[self.artifact_bucket.arn_for_objects(f"{reader.prefix}*")],
+                    conditions={"ArnEquals": {"aws:PrincipalArn": list(reader.role_arns)}},
+                )
+            )
         self.refs = StorageRefs(
             data_bucket=self._names["data"],
             artifact_bucket=self._names["artifacts"],

@@ -17,6 +17,9 @@ administrators from key users:
   only through S3 in this region, i.e. to read and write the project's SSE-KMS buckets. Who may
   read which object is then decided by IAM and the bucket policies, as for any bucket; nobody
   outside the named roles can call the key directly.
+- ``Stage<account>DecryptsArtifactsThroughS3`` (only with deployment stages in other accounts):
+  that account's serving roles, named by ARN, may decrypt objects of the artifact bucket
+  through S3 (to read a model and its baselines), nothing else.
 
 The roles are named with ``aws:PrincipalArn`` under the account principal: a key policy cannot
 name a role that does not exist yet, and the storage stack is deployed before the others.
@@ -59,6 +62,18 @@ DATA_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
 
 
 @dataclass(frozen=True)
+class ForeignReader:
+    """Roles of another account (a deployment stage there) that read the project's artifacts:
+    ``s3:GetObject`` under ``prefix`` of the artifact bucket, and ``kms:Decrypt`` of those
+    objects through S3 only. The account's principal with ``aws:PrincipalArn`` conditions, never
+    ``*``: the roles may not exist yet when the storage stack is deployed."""
+
+    account: str
+    role_arns: Sequence[str]
+    prefix: str
+
+
+@dataclass(frozen=True)
 class KeyUsers:
     """Role ARNs (CloudFormation expressions) the policy names, by what they do."""
 
@@ -67,15 +82,39 @@ class KeyUsers:
     deployers: Sequence[str]  # CloudFormation roles that create the encrypted resources
 
 
-def project_key_policy(users: KeyUsers, *, region: str) -> iam.PolicyDocument:
-    """The key policy described in the module docstring."""
+def project_key_policy(
+    users: KeyUsers,
+    *,
+    region: str,
+    foreign_readers: Sequence[ForeignReader] = (),
+    artifact_bucket: str | None = None,
+) -> iam.PolicyDocument:
+    """The key policy described in the module docstring (plus ``foreign_readers``' decrypts of
+    ``artifact_bucket`` objects through S3)."""
     account = iam.AccountRootPrincipal()
 
     def named(arns: Sequence[str]) -> dict[str, object]:
         return {"ArnEquals": {"aws:PrincipalArn": list(arns)}}
 
+    foreign = [
+        iam.PolicyStatement(
+            sid=f"Stage{reader.account}DecryptsArtifactsThroughS3",
+            principals=[iam.AccountPrincipal(reader.account)],
+            actions=["kms:Decrypt"],
+            resources=["*"],
+            conditions={
+                **named(reader.role_arns),
+                "StringEquals": {
+                    "kms:ViaService": f"s3.{region}.{Aws.URL_SUFFIX}",
+                    "kms:EncryptionContext:aws:s3:arn": f"arn:{Aws.PARTITION}:s3:::{artifact_bucket}",
+                },
+            },
+        )
+        for reader in foreign_readers
+    ]
     return iam.PolicyDocument(
         statements=[
+            *foreign,
             iam.PolicyStatement(
                 sid="AdministerTheKey",
                 principals=[account],

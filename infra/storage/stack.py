@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import DefaultStackSynthesizer, Fn, Stack
@@ -10,7 +11,7 @@ from constructs import Construct
 from infra.shared.parameters import PublishedNames
 from infra.shared.role_names import RoleNames
 from infra.storage.buckets import Storage
-from infra.storage.key_policy import KeyUsers
+from infra.storage.key_policy import ForeignReader, KeyUsers
 from mlops.core.names import ProjectNames
 
 
@@ -24,24 +25,41 @@ class StorageStack(Stack):
         *,
         names: ProjectNames,
         account: str | None,
+        serving_roles: Sequence[RoleNames] | None = None,
+        foreign_readers: Sequence[ForeignReader] = (),
         **kwargs: Any,
     ) -> None:
+        """``serving_roles``: the role names of each deployment stage in this account (default:
+        the project's own, one stage); ``foreign_readers``: stages in other accounts."""
         super().__init__(scope, construct_id, **kwargs)
         roles = RoleNames(names, self.region)
         arn = RoleNames.arn
         cdk_deploy_role = self.cdk_deploy_role_arn()
+        stages = list(serving_roles) if serving_roles is not None else [roles]
         key_users = KeyUsers(
-            data_users=[arn(roles.pipeline), arn(roles.model), arn(roles.monitor)],
+            data_users=[
+                arn(roles.pipeline),
+                *(arn(stage.model) for stage in stages),
+                *(arn(stage.monitor) for stage in stages),
+                arn(roles.batch),
+            ],
             grant_creators=[
                 arn(roles.pipeline),
-                arn(roles.monitor),
-                arn(roles.serving_cloudformation),
+                *(arn(stage.monitor) for stage in stages),
+                arn(roles.batch),
+                *(arn(stage.serving_cloudformation) for stage in stages),
                 cdk_deploy_role,
             ],
-            deployers=[arn(roles.serving_cloudformation), cdk_deploy_role],
+            deployers=[*(arn(stage.serving_cloudformation) for stage in stages), cdk_deploy_role],
         )
         self.storage = Storage(
-            self, "Storage", names=names, region=self.region, key_users=key_users, account=account
+            self,
+            "Storage",
+            names=names,
+            region=self.region,
+            key_users=key_users,
+            account=account,
+            foreign_readers=foreign_readers,
         )
         PublishedNames(
             self,

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli import batch, data, demo, endpoint, init, models, monitor, pipeline
+from mlops.cli import batch, data, demo, endpoint, init, models, monitor, pipeline, stages
 from mlops.cli.context import CliState, parse_assignments
 from mlops.core.errors import UserError
 from mlops.core.settings import SettingsError
@@ -32,6 +32,7 @@ app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(batch.app, name="batch")
 app.add_typer(demo.app, name="demo")
+app.add_typer(stages.app, name="stages")
 
 
 @app.callback()

@@ -7,12 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
+from mlops.cli import promotion
 from mlops.cli.context import aws_target, state
 from mlops.core.errors import UserError
 
 app = typer.Typer(
-    help="The model registry (local or AWS): list, describe, approve, reject.", no_args_is_help=True
+    help="The model registry (local or AWS): list, describe, approve, reject; check, promote and "
+    "roll back versions through the deployment stages.",
+    no_args_is_help=True,
 )
+promotion.register(app)
 
 LocalOption = Annotated[
     bool, typer.Option("--local", help="Use the local registry (shared local AWS server).")

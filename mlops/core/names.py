@@ -30,12 +30,39 @@ VARIANT_NAME = "AllTraffic"
 # Model Monitor's CloudWatch metrics: namespaces and names as SageMaker publishes them.
 DATA_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MODEL_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/model-metrics"
+BIAS_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/bias-metrics"
+EXPLAINABILITY_METRICS_NAMESPACE = "aws/sagemaker/Endpoints/explainability-metrics"
+# Ground truth for model quality and bias drift, in the data bucket: one object per upload under
+# <prefix>/<endpoint>/yyyy/mm/dd/hh/ (the hour it was labelled), as Model Monitor reads it.
+GROUND_TRUTH_PREFIX = "ground-truth"
+# The four Model Monitor types, as the CLI and the names below call them, and the CloudWatch
+# namespace each publishes to (real-time endpoints).
+MONITOR_TYPES = ("data-quality", "model-quality", "bias", "explainability")
+MONITOR_NAMESPACES = {
+    "data-quality": DATA_METRICS_NAMESPACE,
+    "model-quality": MODEL_METRICS_NAMESPACE,
+    "bias": BIAS_METRICS_NAMESPACE,
+    "explainability": EXPLAINABILITY_METRICS_NAMESPACE,
+}
 
 
 def feature_drift_metric(feature: str) -> str:
     """The data-quality monitor's drift distance of one feature (what drift alarms watch)."""
     return f"feature_baseline_drift_{feature}"
 
+
+def bias_metric(metric: str) -> str:
+    """A bias drift monitor's metric (``bias_metric_DPPL``), per stage, facet and label."""
+    return f"bias_metric_{metric}"
+
+
+def feature_attribution_metric(feature: str) -> str:
+    """An explainability monitor's global SHAP value of one feature (``feature_age``)."""
+    return f"feature_{feature}"
+
+
+# The ``role`` purpose of a stage account's role that the tooling account assumes.
+TOOLING_ACCESS_ROLE = "access"
 
 # moto's default account: what the embedded AWS answers for GetCallerIdentity.
 LOCAL_ACCOUNT = "123456789012"
@@ -183,6 +210,62 @@ class ProjectNames:
         return f"{self.project}-dq-v"
 
     @property
+    def model_quality_schedule(self) -> str:
+        """The model-quality schedule (captured predictions joined with ground truth)."""
+        return f"{self.project}-model-quality"
+
+    @property
+    def bias_schedule(self) -> str:
+        """The bias drift schedule (Clarify: facets, captured predictions, ground truth)."""
+        return f"{self.project}-bias-drift"
+
+    @property
+    def explainability_schedule(self) -> str:
+        """The feature-attribution drift schedule (Clarify SHAP on captured rows)."""
+        return f"{self.project}-attribution-drift"
+
+    def schedule(self, monitor: str) -> str:
+        """The ``MonitoringSchedule`` of a monitor type (`MONITOR_TYPES`): its metrics'
+        dimension, on AWS and in the local CloudWatch."""
+        schedules = {
+            "data-quality": self.monitoring_schedule,
+            "model-quality": self.model_quality_schedule,
+            "bias": self.bias_schedule,
+            "explainability": self.explainability_schedule,
+        }
+        if monitor not in schedules:
+            raise ValueError(f"unknown monitor {monitor!r}; one of {', '.join(MONITOR_TYPES)}")
+        return schedules[monitor]
+
+    @property
+    def model_quality_job_definition_prefix(self) -> str:
+        """+ the model package version, like the data-quality job definition."""
+        return f"{self.project}-mq-v"
+
+    @property
+    def bias_job_definition_prefix(self) -> str:
+        return f"{self.project}-bias-v"
+
+    @property
+    def explainability_job_definition_prefix(self) -> str:
+        return f"{self.project}-explain-v"
+
+    @property
+    def model_quality_alarm(self) -> str:
+        """Fires when the gate metric (``gate.metric``) crosses its baseline constraint."""
+        return f"{self.project}-model-quality"
+
+    @property
+    def bias_drift_alarm(self) -> str:
+        """Fires on a post-training bias metric beyond its baseline constraint."""
+        return f"{self.project}-bias-drift"
+
+    @property
+    def attribution_drift_alarm(self) -> str:
+        """Fires when a feature's global SHAP value leaves its baseline band."""
+        return f"{self.project}-attribution-drift"
+
+    @property
     def drift_alarm(self) -> str:
         return f"{self.project}-data-drift"
 
@@ -275,3 +358,7 @@ class StageNames:
 
     def role(self, purpose: str, *, region: str) -> str:
         return self.resources.role(purpose, region=region)
+
+    def tooling_access_role(self, *, region: str) -> str:
+        """In a stage's own account: the role the tooling account's deployer and CI assume."""
+        return self.role(TOOLING_ACCESS_ROLE, region=region)

@@ -29,7 +29,6 @@ from mlops.core.stages import (
     DEFAULT_STAGES,
     CiCdSettings,
     DeploymentStage,
-    NetworkSettings,
     StageSettings,
     check_stages,
     resolve_stages,
@@ -237,6 +236,56 @@ class InstanceSettings(BaseModel):
         return self
 
 
+ClarifyValue = str | int | float
+
+
+class BiasFacet(BaseModel):
+    """A sensitive attribute, as Clarify's analysis configuration names one (``facet``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="The feature column (name_or_index).")
+    value_or_threshold: tuple[ClarifyValue, ...] | None = Field(
+        default=None,
+        description="The sensitive group's values, or for a numeric column the threshold above "
+        "which a value is in the group; absent: one group per value.",
+    )
+
+    def to_config(self) -> dict[str, object]:
+        """Clarify's ``{"name_or_index", "value_or_threshold"}``."""
+        entry: dict[str, object] = {"name_or_index": self.name}
+        if self.value_or_threshold:
+            entry["value_or_threshold"] = list(self.value_or_threshold)
+        return entry
+
+
+class BiasSettings(BaseModel):
+    """Bias baselines and bias drift monitoring (SageMaker Clarify's settings); no facet = no
+    bias monitoring. ``label_values_or_threshold`` says which outcome is positive: defaults
+    to the positive label of a binary problem; a multiclass problem lists classes, a
+    regression gives one threshold (an outcome above it is positive)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    facets: tuple[BiasFacet, ...] = ()
+    label_values_or_threshold: tuple[ClarifyValue, ...] | None = None
+    group_variable: str | None = Field(
+        default=None, min_length=1, description="Subgroup column of CDDL and CDDPL."
+    )
+
+
+class ExplainabilitySettings(BaseModel):
+    """SHAP baselines and feature-attribution drift monitoring (SageMaker Clarify's SHAP)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    agg_method: Literal["mean_abs", "median", "mean_sq"] = "mean_abs"
+    num_samples: int = Field(
+        default=100, ge=1, le=100_000, description="Kernel SHAP samples of the AWS monitor."
+    )
+
+
 class MonitoringSettings(BaseModel):
     """Data capture and Model Monitor configuration for the real-time endpoint."""
 
@@ -250,6 +299,15 @@ class MonitoringSettings(BaseModel):
     retrain_on_drift: bool = Field(
         default=False, description="Drift alarm starts a pipeline execution."
     )
+    ground_truth_offset_hours: int = Field(
+        default=1,
+        ge=0,
+        le=168,
+        description="Model quality and bias drift analyse the capture hour that ended this many "
+        "hours before each execution, so its ground truth has arrived.",
+    )
+    bias: BiasSettings = BiasSettings()
+    explainability: ExplainabilitySettings = ExplainabilitySettings()
 
     @field_validator("schedule")
     @classmethod
@@ -288,7 +346,6 @@ class ProjectSettings(BaseSettings):
         description="Ordered deployment stages; the last is production (mlops.core.stages).",
     )
     cicd: CiCdSettings = CiCdSettings()
-    network: NetworkSettings = NetworkSettings()
 
     @model_validator(mode="after")
     def _stages_fit_the_project(self) -> ProjectSettings:
@@ -329,6 +386,51 @@ class ProjectSettings(BaseSettings):
         if problem is not None and self.gate.threshold is not None:
             raise _KeyedError(("gate", "threshold"), self.gate.threshold, problem)
         return self
+
+    @model_validator(mode="after")
+    def _bias_fits_the_problem_type(self) -> ProjectSettings:
+        bias = self.monitoring.bias
+        problem_type = self.dataset.problem_type
+        key = ("monitoring", "bias", "label_values_or_threshold")
+        given = bias.label_values_or_threshold
+        if not bias.facets or problem_type is None:
+            return self
+        if given is None and problem_type != "binary":
+            raise _KeyedError(
+                key,
+                given,
+                f"a {problem_type} problem needs it with bias facets: "
+                + (
+                    'the classes that count as positive, e.g. ["high"]'
+                    if problem_type == "multiclass"
+                    else "one threshold, an outcome above it being positive, e.g. [1000]"
+                ),
+            )
+        if (
+            problem_type == "regression"
+            and given is not None
+            and (len(given) != 1 or isinstance(given[0], str))
+        ):
+            raise _KeyedError(key, list(given), "a regression takes one number: the threshold")
+        not_features = set(self.dataset.non_feature_columns)
+        for facet in bias.facets:
+            if facet.name in not_features:
+                raise _KeyedError(
+                    ("monitoring", "bias", "facets"),
+                    facet.name,
+                    "a facet must be a feature, not the target, id or a dropped column",
+                )
+        return self
+
+    def resolved_bias_labels(self) -> tuple[ClarifyValue, ...] | None:
+        """The positive outcomes of bias metrics; None when the project monitors no bias."""
+        bias = self.monitoring.bias
+        if not bias.facets:
+            return None
+        if bias.label_values_or_threshold is not None:
+            return bias.label_values_or_threshold
+        positive = self.dataset.positive_label
+        return (positive,) if positive is not None else None
 
     def resolved_gate(self) -> Gate:
         """The gate metric and default threshold for the (configured) problem type."""

@@ -1,4 +1,4 @@
-"""Deployment stages, CI/CD and network settings: where approved model versions are served.
+"""Deployment stages and CI/CD settings: where approved model versions are served.
 
 ``stages`` is an ordered list, e.g. ``staging`` then ``prod``. Approval in the registry deploys
 a version to the first stage; each later stage is reached only by an explicit promotion
@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlops.core.names import ProjectNames, StageNames
 
@@ -30,9 +29,6 @@ _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.(?:medium|large|[0-9]*xlarge)$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _IAM_PATH = re.compile(r"^/(?:[\x21-\x7e]+/)?$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(?:[0-9]{12}|aws):policy/[\x21-\x7e]+$")
-_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_SECURITY_GROUP = re.compile(r"^sg-[0-9a-f]{8,17}$")
-_VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 DEFAULT_BAKE_SECONDS = 600
 
 
@@ -136,53 +132,6 @@ class CiCdSettings(BaseModel):
         ):
             raise ValueError("must be the ARN of a token.actions.githubusercontent.com provider")
         return value
-
-
-class NetworkSettings(BaseModel):
-    """Optional VPC placement of the pipeline's jobs, the endpoint's model, its monitor and the
-    deploy Lambda: the user's private subnets and security groups (no VPC is created)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    vpc_id: str | None = None
-    subnet_ids: tuple[str, ...] = ()
-    security_group_ids: tuple[str, ...] = ()
-    create_endpoints: bool = Field(
-        default=False,
-        description="Create the interface/gateway VPC endpoints the jobs and the Lambda need.",
-    )
-    route_table_ids: tuple[str, ...] = Field(
-        default=(), description="For the S3 gateway endpoint (with create_endpoints)."
-    )
-
-    @field_validator("subnet_ids", "security_group_ids", "route_table_ids", mode="before")
-    @classmethod
-    def _split_comma_list(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @model_validator(mode="after")
-    def _complete(self) -> NetworkSettings:
-        if self.vpc_id is not None and not _VPC.match(self.vpc_id):
-            raise ValueError(f"vpc_id {self.vpc_id!r} is not a VPC id (vpc-…)")
-        bad = [s for s in self.subnet_ids if not _SUBNET.match(s)]
-        bad += [g for g in self.security_group_ids if not _SECURITY_GROUP.match(g)]
-        if bad:
-            raise ValueError(f"not subnet/security group ids: {bad}")
-        if self.enabled and (not self.subnet_ids or not self.security_group_ids):
-            raise ValueError(
-                "VPC placement needs vpc_id, subnet_ids and security_group_ids together"
-            )
-        if (self.subnet_ids or self.security_group_ids) and self.vpc_id is None:
-            raise ValueError("subnet_ids and security_group_ids need vpc_id")
-        if self.create_endpoints and not self.enabled:
-            raise ValueError("create_endpoints needs vpc_id, subnet_ids and security_group_ids")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return self.vpc_id is not None
 
 
 def check_stages(

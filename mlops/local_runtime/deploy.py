@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from mlops.core.media import CAPTURED_AS_CSV, CAPTURED_AS_JSON
 from mlops.core.names import DATA_CAPTURE_PREFIX, VARIANT_NAME
 from mlops.core.settings import ProjectSettings
+from mlops.core.stages import DeploymentStage
 from mlops.local_runtime.serving import CaptureConfig, EndpointOptions, LocalEndpoint
 from sagemaker_pipelines.registry import RegistryError, describe_package
 
@@ -63,10 +64,17 @@ class LocalDeployment:
 
 
 def record_deployment(
-    sagemaker: Any, settings: ProjectSettings, package_arn: str
+    sagemaker: Any,
+    settings: ProjectSettings,
+    package_arn: str,
+    *,
+    stage: DeploymentStage | None = None,
 ) -> LocalDeployment:
     """Record Model → EndpointConfig → Endpoint for ``package_arn``, replacing the endpoint's
     previous records (as a stack update replaces the previous version's resources).
+
+    ``stage``: the deployment stage whose serving stack this stands for (its endpoint name,
+    instance type and count); default: the project's own endpoint (the production stage's).
 
     Raises ``RegistryError`` when the package does not exist or has no container to serve.
     """
@@ -77,7 +85,9 @@ def record_deployment(
             f"model package {package_arn} has no InferenceSpecification.Containers[0].ModelDataUrl"
         )
     container = containers[0]
-    names = settings.names
+    names = stage.names.resources if stage is not None else settings.names
+    instance_type = stage.instance_type if stage else settings.instances.endpoint_type
+    count = stage.initial_count if stage else settings.instances.endpoint_initial_count
     version = package_arn.rsplit("/", 1)[-1]
     deployment = LocalDeployment(
         package_arn=package_arn,
@@ -89,7 +99,7 @@ def record_deployment(
         capture=DataCapture(
             enabled=settings.monitoring.capture_sampling_percentage > 0,
             sampling_percentage=settings.monitoring.capture_sampling_percentage,
-            destination=f"s3://{names.local_data_bucket}/{DATA_CAPTURE_PREFIX}",
+            destination=f"s3://{settings.names.local_data_bucket}/{DATA_CAPTURE_PREFIX}",
         ),
     )
     _remove_records(sagemaker, deployment)
@@ -110,8 +120,8 @@ def record_deployment(
             {
                 "VariantName": deployment.variant_name,
                 "ModelName": deployment.model_name,
-                "InstanceType": settings.instances.endpoint_type,
-                "InitialInstanceCount": settings.instances.endpoint_initial_count,
+                "InstanceType": instance_type,
+                "InitialInstanceCount": count,
                 "InitialVariantWeight": 1.0,
             }
         ],

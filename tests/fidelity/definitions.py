@@ -66,6 +66,7 @@ def local_definition() -> dict[str, Any]:
                     preprocess=f"{code}/preprocess.py",
                     evaluate=f"{code}/evaluate.py",
                     training_source=f"{code}/sourcedir.tar.gz",
+                    clarify=f"{code}/clarify.py",
                 ),
             )
         )

@@ -6,7 +6,10 @@ moto 5.2.5 differs from CloudFormation in ways that are moto's, not the template
 - ``UsePreviousValue`` on an SSM-typed parameter (CDK's ``BootstrapVersion``) raises
   ``KeyError``: the bootstrap-version parameter and its rule are dropped;
 - it skips resource types it does not implement (ModelPackageGroup, Pipeline, monitoring,
-  bucket policies) with a warning.
+  bucket policies) with a warning;
+- it remembers only the parameters passed at creation, so a later ``UsePreviousValue`` of a
+  parameter that took its default raises ``KeyError`` (CloudFormation records the default):
+  every parameter with a default is passed explicitly, with that default.
 Everything else is created from the template as synthesized.
 """
 
@@ -30,9 +33,16 @@ def for_moto(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_stack(cloudformation: Any, name: str, template: dict[str, Any]) -> dict[str, Any]:
+    adapted = for_moto(template)
+    defaults = [
+        {"ParameterKey": key, "ParameterValue": str(parameter["Default"])}
+        for key, parameter in adapted.get("Parameters", {}).items()
+        if "Default" in parameter
+    ]
     cloudformation.create_stack(
         StackName=name,
-        TemplateBody=json.dumps(for_moto(template)),
+        TemplateBody=json.dumps(adapted),
+        Parameters=defaults,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
     stack: dict[str, Any] = cloudformation.describe_stacks(StackName=name)["Stacks"][0]

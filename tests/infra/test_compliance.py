@@ -29,7 +29,7 @@ def test_every_acknowledgement_states_a_reason(synthesized: Synthesized) -> None
 
     key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
     found = 0
-    for stack in vars(synthesized.stacks).values():
+    for stack in synthesized.stacks.all():
         for node in stack.node.find_all():
             for entry in node.node.metadata:
                 if entry.type == key:
@@ -54,7 +54,14 @@ def test_two_synths_give_identical_templates(
 ) -> None:
     again = synthesize(tmp_path / "again", inputs=synth_inputs_default)
     assert again.templates == synthesized.templates
-    assert set(again.templates) == {"Storage", "Pipeline", "Serving", "Deploy"}
+    assert set(again.templates) == {
+        "Storage",
+        "Pipeline",
+        "StagingServing",
+        "Serving",
+        "Deploy",
+        "Batch",
+    }
 
 
 def _cli_env(**extra: str) -> dict[str, str]:

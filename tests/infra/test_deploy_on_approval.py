@@ -1,7 +1,10 @@
-"""Approval → deployment, under moto: the rule, the Lambda and the serving stack together.
+"""Approval and promotion → deployment, under moto: the rule, the Lambda and the stages'
+serving stacks together.
 
-The serving stack is the synthesized one (no package yet) created in moto's CloudFormation;
+The serving stacks are the synthesized ones (no package yet) created in moto's CloudFormation;
 events are built from ``describe_model_package`` in the shape SageMaker sends to EventBridge.
+Approval deploys to the first stage (staging); a promotion recorded in the registry's
+lifecycle deploys to production.
 """
 
 from __future__ import annotations
@@ -21,14 +24,21 @@ from moto.events.models import EventPattern
 
 from infra.deploy.approval import approval_event_pattern
 from infra.deploy.runtime import handler as deployer
+from mlops.local_runtime.moto_registry import install
 from tests.infra.conftest import Synthesized
 from tests.infra.moto_stacks import create_stack
 
 REGION = "us-east-1"
 GROUP = "churn-mlops-models"
-STACK = "churn-mlops-serving"
+STACK = "churn-mlops-staging-serving"
+PROD_STACK = "churn-mlops-serving"
 ARTIFACTS = "churn-mlops-artifacts-123456789012-us-east-1"
-CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-cfn-serving-us-east-1"
+CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-staging-cfn-serving-us-east-1"
+PROD_CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-cfn-serving-us-east-1"
+STAGES = (
+    deployer.StageTarget("staging", STACK, CFN_ROLE, region=REGION),
+    deployer.StageTarget("prod", PROD_STACK, PROD_CFN_ROLE, region=REGION),
+)
 
 
 @dataclass
@@ -95,8 +105,8 @@ class Registry:
             "detail": detail,
         }
 
-    def stack_parameters(self) -> dict[str, str]:
-        stack = self.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    def stack_parameters(self, stack_name: str = STACK) -> dict[str, str]:
+        stack = self.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
 
 
@@ -112,7 +122,9 @@ def registry(synthesized: Synthesized) -> Iterator[Registry]:
         warnings.simplefilter("ignore")
         cloudformation = boto3.client("cloudformation", region_name=REGION)
         create_stack(cloudformation, "churn-mlops-storage", synthesized.templates["Storage"])
-        create_stack(cloudformation, STACK, synthesized.templates["Serving"])
+        create_stack(cloudformation, STACK, synthesized.templates["StagingServing"])
+        create_stack(cloudformation, PROD_STACK, synthesized.templates["Serving"])
+        install()  # the registry's ModelLifeCycle, as the local AWS has it
         sagemaker = boto3.client("sagemaker", region_name=REGION)
         sagemaker.create_model_package_group(ModelPackageGroupName=GROUP)
         yield Registry(sagemaker, boto3.client("s3", region_name=REGION), cloudformation)
@@ -120,17 +132,15 @@ def registry(synthesized: Synthesized) -> Iterator[Registry]:
 
 @pytest.fixture
 def deploy(registry: Registry) -> Any:
-    config = deployer.Config(
-        stack_name=STACK, model_package_group=GROUP, cloudformation_role_arn=CFN_ROLE
-    )
+    config = deployer.Config(model_package_group=GROUP, stages=STAGES)
 
     def run(event: dict[str, Any]) -> deployer.Decision:
-        return deployer.deploy_on_approval(
+        return deployer.deploy(
             event,
             config=config,
             sagemaker=registry.sagemaker,
-            cloudformation=registry.cloudformation,
             s3=registry.s3,
+            cloudformation_for=lambda target: registry.cloudformation,
         )
 
     return run
@@ -156,17 +166,16 @@ def test_rule_in_the_template_is_the_tested_pattern(synthesized: Synthesized) ->
     assert rule["EventPattern"] == approval_event_pattern(GROUP)
     function = synthesized.one("Deploy", "AWS::Lambda::Function")["Properties"]
     assert function["Runtime"] == "python3.12"
+    assert function["FunctionName"] == "churn-mlops-deployer"
     roles = synthesized.resources("Deploy", "AWS::IAM::Role")
-    (cfn_role,) = [
-        logical
-        for logical, role in roles.items()
-        if role["Properties"]["RoleName"] == "churn-mlops-cfn-serving-us-east-1"
-    ]
-    assert function["Environment"]["Variables"] == {
-        "SERVING_STACK_NAME": STACK,
-        "MODEL_PACKAGE_GROUP": GROUP,
-        "CLOUDFORMATION_ROLE_ARN": {"Fn::GetAtt": [cfn_role, "Arn"]},
-    }
+    by_name = {role["Properties"]["RoleName"]: logical for logical, role in roles.items()}
+    variables = function["Environment"]["Variables"]
+    assert variables["MODEL_PACKAGE_GROUP"] == GROUP
+    stages = json.dumps(variables["STAGES"])
+    # In order: approval deploys to staging; each stage updated as its own role.
+    assert stages.index(STACK) < stages.index(f'\\"{PROD_STACK}\\"')
+    for name in ("churn-mlops-staging-cfn-serving-us-east-1", "churn-mlops-cfn-serving-us-east-1"):
+        assert json.dumps({"Fn::GetAtt": [by_name[name], "Arn"]}) in stages
 
 
 def test_approved_version_becomes_the_served_one(
@@ -174,9 +183,10 @@ def test_approved_version_becomes_the_served_one(
 ) -> None:
     arn = registry.register()
     registry.set_status(arn, "Approved")
-    monkeypatch.setenv("SERVING_STACK_NAME", STACK)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", GROUP)
-    monkeypatch.setenv("CLOUDFORMATION_ROLE_ARN", CFN_ROLE)
+    monkeypatch.setenv(
+        "STAGES", json.dumps([{**vars(stage), "region": REGION} for stage in STAGES])
+    )
     with caplog.at_level(logging.INFO, logger="deploy_on_approval"):
         result = deployer.handler(registry.event(arn), None)  # the Lambda entry point
     assert result["action"] == "deployed"
@@ -279,3 +289,63 @@ def test_the_update_runs_as_the_serving_stack_role_with_the_previous_template(
     assert request["RoleARN"] == CFN_ROLE
     stack = registry.cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
     assert stack["RoleARN"] == CFN_ROLE  # CloudFormation recorded the role it ran as
+
+
+def _promote_in_registry(registry: Registry, arn: str, stage: str, status: str) -> None:
+    """What `mlops models promote` records before it asks the Lambda to deploy."""
+    registry.sagemaker.update_model_package(
+        ModelPackageArn=arn, ModelLifeCycle={"Stage": stage, "StageStatus": status}
+    )
+
+
+def test_approval_deploys_to_the_first_stage_only(registry: Registry, deploy: Any) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    production = registry.stack_parameters(PROD_STACK)
+    assert deploy(registry.event(arn)).action == "deployed"
+    assert registry.stack_parameters()["ModelPackageArn"] == arn
+    assert registry.stack_parameters(PROD_STACK) == production
+
+
+def test_a_promoted_version_is_deployed_to_production(registry: Registry, deploy: Any) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    _promote_in_registry(registry, arn, "prod", "Deploying")
+    decision = deploy({"deploy": {"stage": "prod", "model_package_arn": arn}})
+    assert decision.action == "deployed"
+    assert "stage prod" in decision.reason
+    assert registry.stack_parameters(PROD_STACK)["ModelPackageArn"] == arn
+
+
+@pytest.mark.parametrize(
+    ("lifecycle", "refusal"),
+    [(None, "records None/None"), (("staging", "ChecksPassed"), "staging/ChecksPassed")],
+)
+def test_a_version_the_registry_does_not_record_as_promoted_is_refused(
+    registry: Registry, deploy: Any, lifecycle: tuple[str, str] | None, refusal: str
+) -> None:
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    if lifecycle is not None:
+        _promote_in_registry(registry, arn, *lifecycle)
+    before = registry.stack_parameters(PROD_STACK)
+    decision = deploy({"deploy": {"stage": "prod", "model_package_arn": arn}})
+    assert decision.action == "refused"
+    assert refusal in decision.reason
+    assert registry.stack_parameters(PROD_STACK) == before
+
+
+def test_a_stage_in_another_account_is_reached_through_its_access_role() -> None:
+    access = "arn:aws:iam::222222222222:role/churn-mlops-access-us-east-1"
+    target = deployer.StageTarget("prod", PROD_STACK, PROD_CFN_ROLE, access, REGION)
+    with mock_aws():
+        client = deployer.cloudformation_client(target)
+        identity = boto3.client(
+            "sts",
+            region_name=REGION,
+            aws_access_key_id=client._request_signer._credentials.access_key,
+            aws_secret_access_key=client._request_signer._credentials.secret_key,
+            aws_session_token=client._request_signer._credentials.token,
+        ).get_caller_identity()
+    assert identity["Account"] == "222222222222"
+    assert identity["Arn"].endswith("assumed-role/churn-mlops-access-us-east-1/deploy-prod")

@@ -28,10 +28,14 @@ def created(synthesized: Synthesized) -> Iterator[dict[str, Any]]:
         _publish_file_assets(synthesized.outdir, "Deploy")
         # In dependency order, as `cdk deploy` would.
         stacks = {
-            stack_id: create_stack(
-                cloudformation, f"churn-mlops-{stack_id.lower()}", synthesized.templates[stack_id]
+            stack_id: create_stack(cloudformation, name, synthesized.templates[stack_id])
+            for stack_id, name in (
+                ("Storage", "churn-mlops-storage"),
+                ("Pipeline", "churn-mlops-pipeline"),
+                ("StagingServing", "churn-mlops-staging-serving"),
+                ("Serving", "churn-mlops-serving"),
+                ("Deploy", "churn-mlops-deploy"),
             )
-            for stack_id in ("Storage", "Pipeline", "Serving", "Deploy")
         }
         yield stacks
 
@@ -62,6 +66,7 @@ def test_all_four_stacks_create(created: dict[str, Any]) -> None:
     assert {name: stack["StackStatus"] for name, stack in created.items()} == {
         "Storage": "CREATE_COMPLETE",
         "Pipeline": "CREATE_COMPLETE",
+        "StagingServing": "CREATE_COMPLETE",
         "Serving": "CREATE_COMPLETE",
         "Deploy": "CREATE_COMPLETE",
     }
@@ -71,7 +76,12 @@ def test_approval_function_exists_with_its_configuration(created: dict[str, Any]
     functions = boto3.client("lambda", region_name="us-east-1").list_functions()["Functions"]
     (function,) = functions
     assert function["Runtime"] == "python3.12"
-    assert function["Environment"]["Variables"]["SERVING_STACK_NAME"] == "churn-mlops-serving"
+    assert function["FunctionName"] == "churn-mlops-deployer"
+    stages = json.loads(function["Environment"]["Variables"]["STAGES"])
+    assert [(s["name"], s["stack_name"]) for s in stages] == [
+        ("staging", "churn-mlops-staging-serving"),
+        ("prod", "churn-mlops-serving"),
+    ]
 
 
 def test_buckets_exist_encrypted_with_the_project_key(created: dict[str, Any]) -> None:

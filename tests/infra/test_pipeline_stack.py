@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.pipeline.definition import PLACEHOLDERS, PlaceholderError, substitute_placeholders
+from infra.shared.pipeline_definition import PLACEHOLDERS, PlaceholderError, substitute_placeholders
 from tests.infra.conftest import Synthesized
 
 

@@ -45,12 +45,15 @@ def test_without_a_model_package_only_roles_are_created(synthesized: Synthesized
     assert template["Conditions"]["HasModelPackage"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": MODEL_PACKAGE_ARN}, ""]}]
     }
+    follows_the_model = ("HasModelPackage", "AutoScalingApplies")
     unconditional = {
-        r["Type"] for r in template["Resources"].values() if r.get("Condition") != "HasModelPackage"
+        r["Type"]
+        for r in template["Resources"].values()
+        if r.get("Condition") not in follows_the_model
     }
     assert unconditional <= {"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::CDK::Metadata"}
     conditional = {
-        r["Type"] for r in template["Resources"].values() if r.get("Condition") == "HasModelPackage"
+        r["Type"] for r in template["Resources"].values() if r.get("Condition") in follows_the_model
     }
     assert {"AWS::SageMaker::Endpoint", "AWS::SageMaker::MonitoringSchedule"} <= conditional
     assert conditional <= set(ENDPOINT_TYPES)
@@ -83,7 +86,11 @@ def test_endpoint_config_encrypts_and_captures_traffic(synthesized: Synthesized)
     assert capture["CaptureContentTypeHeader"]["CsvContentTypes"] == ["text/csv"]
     assert "application/json" in capture["CaptureContentTypeHeader"]["JsonContentTypes"]
     variant = config["ProductionVariants"][0]
-    assert variant["InstanceType"] == "ml.m5.large"
+    # The InstanceType parameter, defaulting to the stage's type (see test_stages).
+    assert variant["InstanceType"] == {"Ref": "InstanceType"}
+    assert (
+        synthesized.templates["Serving"]["Parameters"]["InstanceType"]["Default"] == "ml.m5.large"
+    )
     assert variant["InitialInstanceCount"] == 1
 
 

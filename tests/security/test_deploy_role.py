@@ -26,6 +26,7 @@ from tests.security.policies import (
 )
 
 CFN_ROLE = "churn-mlops-cfn-serving-us-east-1"
+STAGING_CFN_ROLE = "churn-mlops-staging-cfn-serving-us-east-1"
 DEPLOYER = "churn-mlops-deployer-us-east-1"
 # Resources of the serving CloudFormation role that do not carry the project's name, and why.
 GENERIC_RESOURCES = {
@@ -59,28 +60,46 @@ def deployer(synthesized: Synthesized) -> list[Statement]:
     return role_statements(template, role_named(template, DEPLOYER))
 
 
-def test_the_lambda_can_pass_only_the_serving_cloudformation_role(
+def test_the_lambda_can_pass_only_the_stages_serving_cloudformation_roles(
     synthesized: Synthesized, deployer: list[Statement]
 ) -> None:
-    role_id = role_named(synthesized.templates["Deploy"], CFN_ROLE)
-    (passing,) = allowing(deployer, "iam:PassRole")
-    assert passing["Resource"] == {"Fn::GetAtt": [role_id, "Arn"]}
-    assert passing["Condition"] == {
-        "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
-    }
+    template = synthesized.templates["Deploy"]
+    passed = []
+    for passing in allowing(deployer, "iam:PassRole"):
+        assert passing["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+        }
+        passed.append(passing["Resource"])
+    assert sorted(passed, key=str) == sorted(
+        (
+            {"Fn::GetAtt": [role_named(template, name), "Arn"]}
+            for name in (CFN_ROLE, STAGING_CFN_ROLE)
+        ),
+        key=str,
+    )
     assert "cfn-exec-role" not in text(deployer)
 
 
 def test_the_lambda_updates_the_serving_stack_only_as_that_role_and_without_a_template_url(
     synthesized: Synthesized, deployer: list[Statement]
 ) -> None:
-    role_id = role_named(synthesized.templates["Deploy"], CFN_ROLE)
-    (update,) = allowing(deployer, "cloudformation:UpdateStack")
-    assert ":stack/churn-mlops-serving/*" in text(update["Resource"])
-    assert update["Condition"] == {
-        "StringEquals": {"cloudformation:RoleArn": {"Fn::GetAtt": [role_id, "Arn"]}},
-        "Null": {"cloudformation:TemplateUrl": "true"},
+    template = synthesized.templates["Deploy"]
+    updates = {
+        text(update["Resource"]): update
+        for update in allowing(deployer, "cloudformation:UpdateStack")
     }
+    assert len(updates) == 2
+    for stack, role in (
+        ("churn-mlops-serving", CFN_ROLE),
+        ("churn-mlops-staging-serving", STAGING_CFN_ROLE),
+    ):
+        (update,) = [u for resource, u in updates.items() if f":stack/{stack}/*" in resource]
+        assert update["Condition"] == {
+            "StringEquals": {
+                "cloudformation:RoleArn": {"Fn::GetAtt": [role_named(template, role), "Arn"]}
+            },
+            "Null": {"cloudformation:TemplateUrl": "true"},
+        }
 
 
 def test_the_serving_cloudformation_role_is_assumed_only_by_cloudformation(

@@ -23,14 +23,20 @@ ACKNOWLEDGED: dict[tuple[str, str, str], str] = (
             "GetAuthorizationToken has no resource-level permissions (AWS service authorization "
             "reference); it only returns a registry login token, image pulls stay repository-scoped"
         )
-        for stack in ("Pipeline", "Serving")
+        for stack in ("Pipeline", "Serving", "StagingServing", "Batch")
     }
     | {
         (stack, "cloudwatch:PutMetricData", "*"): (
             "PutMetricData has no resource-level permissions; SageMaker containers publish job "
             "and endpoint metrics with it (a cloudwatch:namespace condition may narrow it)"
         )
-        for stack in ("Pipeline", "Serving")
+        for stack in ("Pipeline", "Serving", "StagingServing", "Batch")
+    }
+    | {
+        ("Batch", "sagemaker:ListModelPackages", "*"): (
+            "ListModelPackages has no resource-level permissions; the batch starter asks for one "
+            "group's approved versions with it"
+        )
     }
     | {
         ("Deploy", action, "*"): (

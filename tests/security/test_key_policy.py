@@ -84,8 +84,8 @@ def test_only_named_project_roles_use_the_key_directly(key_policy: dict[str, Sta
         "kms:GenerateDataKey",
     ]
     named = _named_roles(use)
-    assert len(named) == 3
-    for purpose in ("pipeline", "model", "monitor"):
+    assert len(named) == 6
+    for purpose in ("pipeline", "model", "monitor", "batch", "staging-model", "staging-monitor"):
         assert any(f":role/churn-mlops-{purpose}-us-east-1" in arn for arn in named), purpose
 
 
@@ -96,10 +96,13 @@ def test_only_roles_that_start_encrypted_sagemaker_resources_create_grants(
     assert as_list(grants["Action"]) == ["kms:CreateGrant"]
     assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
     named = _named_roles(grants)
-    assert len(named) == 4
+    assert len(named) == 7
     for role in (
         ":role/churn-mlops-pipeline-us-east-1",
         ":role/churn-mlops-monitor-us-east-1",
+        ":role/churn-mlops-staging-monitor-us-east-1",
+        ":role/churn-mlops-staging-cfn-serving-us-east-1",
+        ":role/churn-mlops-batch-us-east-1",
         ":role/churn-mlops-cfn-serving-us-east-1",
         ":role/cdk-hnb659fds-cfn-exec-role-",
     ):

@@ -85,7 +85,7 @@ def test_sagemaker_roles_trust_sagemaker_only_for_this_accounts_resources(
         for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         if statement["Principal"].get("Service") == "sagemaker.amazonaws.com"
     ]
-    assert len(trusted) == 3  # pipeline, model, monitor
+    assert len(trusted) == 6  # pipeline, batch, and each stage's model and monitor
     expected = {
         "Fn::Join": [
             "",

@@ -1,0 +1,1 @@
+"""The CI/CD bootstrap stack: GitHub Actions OIDC roles, one per deployment stage."""
