@@ -228,6 +228,7 @@ def test_handlers_import_nothing_from_the_repository() -> None:
         "logging",
         "math",
         "os",
+        "sys",
         "typing",
         "warnings",
         "numpy",
