@@ -61,12 +61,6 @@ def parameter_specs(settings: ProjectSettings, *, default_input_uri: str) -> lis
             "instances.processing_type",
             instances.processing_type,
         ),
-        spec(
-            "ProcessingInstanceCount",
-            "Integer",
-            "instances.processing_count",
-            instances.processing_count,
-        ),
         spec("TrainingInstanceType", "String", "instances.training_type", instances.training_type),
         spec(
             "TrainingInstanceCount", "Integer", "instances.training_count", instances.training_count

@@ -28,6 +28,18 @@ for _name in [name for name in os.environ if name.startswith("MLOPS_")]:
     del os.environ[_name]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The warm job runtime's servers of this test session (each worker its own), stopped at
+    its end: no test leaves a server behind in the machine's cache."""
+    from mlops.local_runtime.jobs.warm import WARM_RUNTIME_ENV, stop_warm_runtimes
+
+    directory = tmp_path_factory.mktemp("warm-runtime")
+    os.environ[WARM_RUNTIME_ENV] = str(directory)
+    yield directory
+    stop_warm_runtimes()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -13,6 +13,11 @@ keeps the two copies in agreement). A feature that is blank in every row is kept
 filled in yet must not break a pipeline) but reported: a ``warning:`` line in the job log and
 the spec's ``warnings``, which the run summary shows.
 
+One instance: the fit needs every row, so a job with several hosts (``resourceconfig.json``)
+fails at once saying so. Training scales out instead: ``--parts N`` writes the train and
+validation splits as N files each (``train-part-1.csv`` …), which a ``ShardedByS3Key`` channel
+spreads over N training instances; the default, 1, writes ``train.csv`` / ``validation.csv``.
+
 Self-contained: imports nothing from the repository. Paths default to the container layout
 under ``$SM_PROCESSING_ROOT`` (``/opt/ml/processing`` in SageMaker); every one can also be
 given as an argument. A bad input ends the job with exit code 1 and the reason in
@@ -28,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import io
 import json
 import os
 import re
@@ -65,6 +72,12 @@ _NON_FINITE_TEXT = {
 _MAX_VALUE_CHARS = 60
 # Share of number-text cells from which an undeclared column counts as numeric (see infer_types).
 NUMERIC_SHARE = 0.95
+# Splits a multi-instance training job shards between its instances (--parts).
+PART_SPLITS = ("train", "validation")
+# Rows joined into CSV text at once by the writers (bounds the memory of a large split).
+_WRITE_BLOCK_ROWS = 100_000
+# Characters that make the csv module quote a field (delimiter, quote, line ends).
+_CSV_SPECIAL = (",", '"', "\n", "\r")
 
 
 class InputError(Exception):
@@ -121,6 +134,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--max-categories", type=int, default=1000)
+    parser.add_argument(
+        "--parts", type=int, default=1, help="files per train/validation split (one per instance)"
+    )
     parser.add_argument("--input-dir", type=Path, default=root / "input")
     for name in ("train", "validation", "test", "baseline", "spec"):
         parser.add_argument(f"--{name}-dir", type=Path, default=root / name)
@@ -135,15 +151,19 @@ def _names(text: str | None) -> list[str] | None:
 
 def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]]:
     """Validate, split, encode and write every output; returns the spec and split sizes."""
+    _check_one_instance(_processing_hosts())
     _check_fractions(args.validation_fraction, args.test_fraction)
+    if args.parts < 1:
+        raise InputError(f"--parts must be at least 1, got {args.parts}")
     raw, origins = read_inputs(args.input_dir)
     drop = _names(args.drop_columns) or []
     categorical = _names(args.categorical)
     numeric = _names(args.numeric)
     _check_columns(raw, args.target, drop, categorical, numeric)
 
+    target_column = raw[args.target]
     target = encode_target(
-        raw[args.target], args.target, args.problem_type, args.positive_label, origins
+        target_column, args.target, args.problem_type, args.positive_label, origins
     )
     feature_names = [c for c in raw.columns if c != args.target and c not in drop]
     if not feature_names:
@@ -166,7 +186,12 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         "prediction_threshold": 0.5,
         "warnings": blank_feature_warnings(raw, feature_names),
     }
-    encoded = encode(raw, features, numbers)
+    label_text = _label_text(target, target_column)
+    feature_text = [
+        _encoded_text(raw[feature["name"]], feature)
+        for feature in features
+        if feature["type"] == "numeric" or feature["categories"]  # a blank column encodes to none
+    ]
     counts = {}
     for split, directory in (
         ("train", args.train_dir),
@@ -174,23 +199,58 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         ("test", args.test_dir),
     ):
         rows = splits[split]
-        _write_encoded(directory / f"{split}.csv", target.values[rows], encoded.iloc[rows])
+        parts = args.parts if split in PART_SPLITS else 1
+        for name, block in _parts(split, rows, parts):
+            _write_rows(directory / name, [label_text, *feature_text], block)
         counts[split] = len(rows)
-    baseline = raw.iloc[splits["train"]][feature_names]
     args.baseline_dir.mkdir(parents=True, exist_ok=True)
-    baseline.to_csv(args.baseline_dir / "baseline.csv", index=False)
+    _write_baseline(args.baseline_dir / "baseline.csv", raw, feature_names, splits["train"])
     args.spec_dir.mkdir(parents=True, exist_ok=True)
     (args.spec_dir / "feature_spec.json").write_text(json.dumps(spec, indent=2) + "\n")
     return spec, counts
 
 
-def blank_feature_warnings(raw: pd.DataFrame, feature_names: list[str]) -> list[str]:
+def _processing_hosts() -> list[str]:
+    """The job's hosts, from the ``resourceconfig.json`` SageMaker writes next to the
+    processing root (one host when there is none: run by hand)."""
+    root = Path(os.environ.get("SM_PROCESSING_ROOT", DEFAULT_ROOT))
+    try:
+        config = json.loads((root.parent / "config" / "resourceconfig.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(host) for host in config.get("hosts", [])]
+
+
+def _check_one_instance(hosts: list[str]) -> None:
+    """The fit — types, categories, medians, the seeded split — needs every row in one place:
+    several instances would each fit their own shard and write clashing files."""
+    if len(hosts) > 1:
+        raise InputError(
+            f"preprocessing runs on one instance, this job has {len(hosts)} "
+            f"({', '.join(hosts)}): set ProcessingInstanceCount to 1; training scales out "
+            "(TrainingInstanceCount, with --parts to split the data between its instances)"
+        )
+
+
+def _parts(split: str, rows: np.ndarray, parts: int) -> list[tuple[str, np.ndarray]]:
+    """File names and rows of a split: ``<split>.csv``, or with ``--parts`` N > 1 the rows in
+    N consecutive blocks ``<split>-part-1.csv`` … (a sharded channel gives each training
+    instance its files)."""
+    if parts == 1:
+        return [(f"{split}.csv", rows)]
+    return [
+        (f"{split}-part-{index}.csv", block)
+        for index, block in enumerate(np.array_split(rows, parts), start=1)
+    ]
+
+
+def blank_feature_warnings(raw: Any, feature_names: list[str]) -> list[str]:
     """One warning per feature without a single value: the model cannot learn from it."""
     return [
         f"feature {name!r} is blank in every row: it carries no signal (the model ignores it); "
         "drop it (drop_columns) or fill it"
         for name in feature_names
-        if not (raw[name] != "").any()
+        if not (distinct(raw[name]).values != "").any()
     ]
 
 
@@ -204,9 +264,9 @@ def _check_fractions(validation: float, test: float) -> None:
         )
 
 
-def read_inputs(input_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All CSVs under ``input_dir`` (sorted by path) as one all-string frame, plus each row's
-    file name and 1-based data row for messages."""
+def read_inputs(input_dir: Path) -> tuple[Table, pd.DataFrame]:
+    """All CSVs under ``input_dir`` (sorted by path) as one table of stripped text columns,
+    plus each row's file name and 1-based data row for messages."""
     files = sorted(path for path in input_dir.rglob("*.csv") if path.is_file())
     if not files:
         raise InputError(f"no CSV files under {input_dir}")
@@ -241,8 +301,68 @@ def read_inputs(input_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     data = pd.concat(frames, ignore_index=True)
     if data.empty:
         raise InputError(f"the input under {input_dir} has a header but no data rows")
-    stripped = data.apply(lambda column: column.str.strip())
-    return stripped, pd.concat(origins, ignore_index=True)
+    table = Table(
+        columns=[str(name) for name in data.columns],
+        data={str(name): Distinct.of(data[name], strip=True) for name in data.columns},
+        rows=len(data),
+    )
+    return table, pd.concat(origins, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A text column as its distinct values and, per row, which of them it holds.
+
+    Every rule is applied to the distinct values (a few thousand where the rows are a million)
+    and carried to the rows through ``codes``: stripping, number parsing, type inference,
+    categories and the encoded text all cost a pass over the distinct values plus an array
+    lookup, not a Python call per cell."""
+
+    codes: np.ndarray  # per row: an index into values
+    values: np.ndarray  # object array of distinct strings
+
+    @classmethod
+    def of(cls, column: Any, *, strip: bool = False) -> Distinct:
+        codes, values = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
+        values = np.asarray(values, dtype=object)
+        if strip:
+            stripped = np.array([str(value).strip() for value in values], dtype=object)
+            if (stripped != values).any():  # " a" and "a" become one value
+                merged, values = pd.factorize(stripped, use_na_sentinel=False)
+                codes = merged[codes]
+                values = np.asarray(values, dtype=object)
+        return cls(np.asarray(codes, dtype=np.intp), values)
+
+    def counts(self) -> np.ndarray:
+        """How many rows hold each distinct value."""
+        return np.bincount(self.codes, minlength=len(self.values))
+
+    @functools.cached_property
+    def numbers(self) -> np.ndarray:
+        """Each distinct value as pandas reads a number (NaN where it is not one)."""
+        return pd.to_numeric(pd.Series(self.values), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+
+
+def distinct(column: Any) -> Distinct:
+    """A column of a `Table` as it is, a text column (e.g. a DataFrame's) factorized."""
+    return column if isinstance(column, Distinct) else Distinct.of(column)
+
+
+@dataclass(frozen=True)
+class Table:
+    """The input: its header (every column) and the columns as `Distinct` values."""
+
+    columns: list[str]
+    data: dict[str, Distinct]
+    rows: int
+
+    def __getitem__(self, name: str) -> Distinct:
+        return self.data[name]
+
+    def __len__(self) -> int:
+        return self.rows
 
 
 def _header(path: Path) -> list[str]:
@@ -296,7 +416,7 @@ def _show(value: str) -> str:
 
 
 def _check_columns(
-    raw: pd.DataFrame,
+    raw: Any,
     target: str,
     drop: list[str],
     categorical: list[str] | None,
@@ -349,35 +469,39 @@ class Target:
 
 
 def encode_target(
-    column: pd.Series,
+    column: Any,
     name: str,
     problem_type: str | None,
     positive: str | None,
     origins: pd.DataFrame,
 ) -> Target:
     """The target encoded for its problem type (inferred when not given); errors name a row."""
-    blank = column == ""
+    column = distinct(column)
+    blank = (column.values == "")[column.codes]
     if blank.any():
-        index = int(np.argmax(blank.to_numpy()))
+        index = int(np.argmax(blank))
         raise InputError(f"column {name!r}, {_where(origins, index)}: the target is blank")
-    counts = column.value_counts()
+    counts = pd.Series(column.counts(), index=column.values).sort_values(
+        ascending=False, kind="stable"
+    )
     if len(counts) < 2:
         raise InputError(
             f"column {name!r}: every row has the label {_show(str(counts.index[0]))}; "
             "need at least two values"
         )
-    numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    all_numeric = bool(np.isfinite(numbers).all())
+    distinct_numbers = column.numbers
+    all_numeric = bool(np.isfinite(distinct_numbers).all())
     if problem_type is None:
-        problem_type = infer_problem_type(counts, numbers if all_numeric else None)
+        problem_type = infer_problem_type(counts, distinct_numbers if all_numeric else None)
     if problem_type == "regression":
         if not all_numeric:
-            index = int(np.argmax(~np.isfinite(numbers)))
+            index = int(np.argmax(~np.isfinite(distinct_numbers)[column.codes]))
+            value = str(column.values[column.codes[index]])
             raise InputError(
-                f"column {name!r}, {_where(origins, index)}: value {_show(column.iloc[index])} "
+                f"column {name!r}, {_where(origins, index)}: value {_show(value)} "
                 "is not a finite number (a regression target must be numeric)"
             )
-        return Target("regression", numbers, [])
+        return Target("regression", distinct_numbers[column.codes], [])
     order = class_order([str(label) for label in counts.index], all_numeric)
     if problem_type == "multiclass":
         if len(order) > MAX_CLASSES:
@@ -386,8 +510,8 @@ def encode_target(
                 f"multiclass (at most {MAX_CLASSES})"
             )
         index_of = {label: code for code, label in enumerate(order)}
-        codes = column.map(index_of).to_numpy(dtype=np.int64)
-        return Target("multiclass", codes, order)
+        lookup = np.array([index_of[str(value)] for value in column.values], dtype=np.int64)
+        return Target("multiclass", lookup[column.codes], order)
     if positive is None:
         if len(order) != 2:
             raise InputError(
@@ -395,30 +519,34 @@ def encode_target(
                 "to learn that class against the rest"
             )
         positive = infer_positive_label(counts, all_numeric)
-    is_positive = (column == positive).to_numpy()
+    is_positive = (column.values == positive)[column.codes]
     if not is_positive.any():
         raise InputError(
             f"column {name!r}: the positive label {positive!r} never occurs "
             f"(values seen: {order[:10]})"
         )
     others = [label for label in order if label != positive]
-    _check_rest(column, name, positive, others, origins)
+    _check_rest(column, counts, name, positive, others, origins)
     negative = others[0] if len(others) == 1 else f"not {positive}"
     return Target("binary", is_positive.astype(np.int64), [negative, positive], positive, negative)
 
 
 def _check_rest(
-    column: pd.Series, name: str, positive: str, others: list[str], origins: pd.DataFrame
+    column: Distinct,
+    counts: pd.Series,
+    name: str,
+    positive: str,
+    others: list[str],
+    origins: pd.DataFrame,
 ) -> None:
     """A binary target with more than two values learns the positive label against the rest,
     unless a rest value is rare: that is a typo far more often than a class."""
     if len(others) < 2:
         return
-    counts = column.value_counts()
-    minimum = max(MIN_REST_ROWS, MIN_REST_SHARE * len(column))
+    minimum = max(MIN_REST_ROWS, MIN_REST_SHARE * len(column.codes))
     rare = [label for label in others if counts[label] < minimum]
     if rare:
-        index = int(np.argmax((column == rare[0]).to_numpy()))
+        index = int(np.argmax((column.values == rare[0])[column.codes]))
         raise InputError(
             f"column {name!r}, {_where(origins, index)}: value {_show(rare[0])} is not a known "
             f"label: {_show(positive)} is learned against the other values only when each is "
@@ -465,15 +593,8 @@ def class_order(labels: list[str], all_numeric: bool) -> list[str]:
     return sorted(labels)
 
 
-def _is_number_text(column: pd.Series) -> pd.Series:
-    """True where a non-blank cell parses as a number (finite or not)."""
-    return pd.to_numeric(column, errors="coerce").notna() | column.str.lower().isin(
-        _NON_FINITE_TEXT
-    )
-
-
 def infer_types(
-    raw: pd.DataFrame,
+    raw: Any,
     feature_names: list[str],
     categorical: list[str] | None,
     numeric: list[str] | None,
@@ -489,30 +610,35 @@ def infer_types(
         elif numeric and name in numeric:
             types[name] = "numeric"
         else:
-            column = raw[name]
-            filled = column[column != ""]
-            numbers = pd.to_numeric(filled, errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
+            column = distinct(raw[name])
+            filled = column.values != ""
+            weights = column.counts()[filled]
+            values = column.values[filled]
+            numbers = column.numbers[filled]
+            number_text = ~np.isnan(numbers) | np.isin(
+                np.array([value.lower() for value in values], dtype=object), list(_NON_FINITE_TEXT)
             )
-            share = float(_is_number_text(filled).mean()) if len(filled) else 0.0
+            total = int(weights.sum())
+            share = float(weights[number_text].sum() / total) if total else 0.0
             numeric_like = share >= NUMERIC_SHARE and bool(np.isfinite(numbers).any())
             types[name] = "numeric" if numeric_like else "categorical"
     return types
 
 
-def parse_numeric(column: pd.Series, name: str, origins: pd.DataFrame) -> np.ndarray:
+def parse_numeric(column: Any, name: str, origins: pd.DataFrame) -> np.ndarray:
     """Cells as float64, blank → NaN; text or nan/inf → an error naming row and value."""
-    numbers = pd.to_numeric(column.where(column != "", None), errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    invalid = (column != "").to_numpy() & ~np.isfinite(numbers)
+    column = distinct(column)
+    filled = column.values != ""
+    numbers = np.where(filled, column.numbers, np.nan)
+    invalid = filled & ~np.isfinite(numbers)
     if invalid.any():
-        index = int(np.argmax(invalid))
+        index = int(np.argmax(invalid[column.codes]))
+        value = str(column.values[column.codes[index]])
         raise InputError(
-            f"column {name!r}, {_where(origins, index)}: value {_show(column.iloc[index])} is "
+            f"column {name!r}, {_where(origins, index)}: value {_show(value)} is "
             "not a finite number (numeric column; leave the cell blank for a missing value)"
         )
-    return numbers
+    return np.asarray(numbers[column.codes], dtype=np.float64)
 
 
 def split_rows(target: Target, validation: float, test: float, seed: int) -> dict[str, np.ndarray]:
@@ -540,23 +666,41 @@ def split_rows(target: Target, validation: float, test: float, seed: int) -> dic
 
 
 def _check_split(target: Target, splits: dict[str, np.ndarray]) -> None:
-    rows = len(target.values)
-    if target.problem_type == "binary":
-        for name, members in splits.items():
-            if len(np.unique(target.values[members])) < 2:
+    check_split_summary(target.problem_type, target.classes, split_summary(target, splits))
+
+
+def split_summary(target: Target, splits: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Per split: the rows of each class (classification), or the rows (regression)."""
+    if target.problem_type == "regression":
+        return {name: [len(members)] for name, members in splits.items()}
+    return {
+        name: np.bincount(target.values[members], minlength=len(target.classes)).tolist()
+        for name, members in splits.items()
+    }
+
+
+def check_split_summary(
+    problem_type: str, classes: list[str], summary: dict[str, list[int]]
+) -> None:
+    """Every split usable: binary splits hold both classes; the others at least two rows, and
+    every class of a multiclass target has training rows."""
+    rows = sum(sum(counts) for counts in summary.values())
+    if problem_type == "binary":
+        positives = sum(counts[1] for counts in summary.values())
+        for name, counts in summary.items():
+            if sum(1 for count in counts if count) < 2:
                 raise InputError(
                     f"the {name} split would not hold both classes ({rows} rows, "
-                    f"{int(target.values.sum())} positive): provide more data"
+                    f"{positives} positive): provide more data"
                 )
         return
-    for name, members in splits.items():
-        if len(members) < 2:
+    for name, counts in summary.items():
+        if sum(counts) < 2:
             raise InputError(
-                f"the {name} split would hold {len(members)} row(s) of {rows}: provide more data"
+                f"the {name} split would hold {sum(counts)} row(s) of {rows}: provide more data"
             )
-    if target.problem_type == "multiclass":
-        present = set(np.unique(target.values[splits["train"]]).tolist())
-        absent = [label for code, label in enumerate(target.classes) if code not in present]
+    if problem_type == "multiclass":
+        absent = [label for code, label in enumerate(classes) if not summary["train"][code]]
         if absent:
             raise InputError(
                 f"class(es) {absent} would have no training row ({rows} rows): provide more data"
@@ -564,7 +708,7 @@ def _check_split(target: Target, splits: dict[str, np.ndarray]) -> None:
 
 
 def _feature_entries(
-    raw: pd.DataFrame,
+    raw: Any,
     feature_names: list[str],
     types: dict[str, str],
     numbers: dict[str, np.ndarray],
@@ -578,25 +722,34 @@ def _feature_entries(
             median = float(np.nanmedian(values)) if np.isfinite(values).any() else None
             features.append({"name": name, "type": "numeric", "median": median})
             continue
-        column = raw[name]
-        categories = sorted(str(v) for v in column[column != ""].unique())
-        if len(categories) > args.max_categories:
+        values = distinct(raw[name]).values
+        categories = sorted(str(v) for v in values[values != ""])
+        features.append(categorical_entry(name, categories, args.max_categories))
+    check_feature_names(features)
+    return features
+
+
+def categorical_entry(name: str, categories: list[str], max_categories: int) -> dict[str, Any]:
+    """The spec entry of a categorical column: its sorted vocabulary, checked."""
+    if len(categories) > max_categories:
+        raise InputError(
+            f"column {name!r} has {len(categories)} distinct values (over "
+            f"--max-categories {max_categories}): an identifier? add it to "
+            "drop-columns, or list it as numeric"
+        )
+    for category in categories:
+        if any(char in category for char in _FORBIDDEN_NAME_CHARS) or "=" in name:
             raise InputError(
-                f"column {name!r} has {len(categories)} distinct values (over "
-                f"--max-categories {args.max_categories}): an identifier? add it to "
-                "drop-columns, or list it as numeric"
+                f"column {name!r}: value {_show(category)} cannot name an XGBoost feature "
+                f"(no {''.join(_FORBIDDEN_NAME_CHARS)} in categories, no '=' in column names)"
             )
-        for category in categories:
-            if any(char in category for char in _FORBIDDEN_NAME_CHARS) or "=" in name:
-                raise InputError(
-                    f"column {name!r}: value {_show(category)} cannot name an XGBoost feature "
-                    f"(no {''.join(_FORBIDDEN_NAME_CHARS)} in categories, no '=' in column names)"
-                )
-        features.append({"name": name, "type": "categorical", "categories": categories})
+    return {"name": name, "type": "categorical", "categories": categories}
+
+
+def check_feature_names(features: list[dict[str, Any]]) -> None:
     for feature in features:
         if any(c in feature["name"] for c in _FORBIDDEN_NAME_CHARS):
             raise InputError(f"column {feature['name']!r} cannot name an XGBoost feature")
-    return features
 
 
 def encoded_columns(features: list[dict[str, Any]]) -> list[str]:
@@ -610,27 +763,70 @@ def encoded_columns(features: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def encode(
-    raw: pd.DataFrame, features: list[dict[str, Any]], numbers: dict[str, np.ndarray]
-) -> pd.DataFrame:
-    """Encoded feature frame in ``encoded_columns`` order (numeric float, one-hot int)."""
-    blocks: dict[str, Any] = {}
-    for feature in features:
-        name = feature["name"]
-        if feature["type"] == "numeric":
-            blocks[name] = numbers[name]
-            continue
-        column = raw[name].to_numpy()
-        for category in feature["categories"]:
-            blocks[f"{name}={category}"] = (column == category).astype(np.int8)
-    return pd.DataFrame(blocks)
+def _label_text(target: Target, column: Distinct) -> np.ndarray:
+    """Each row's label as the encoded CSV writes it: class index, or the value ``%.10g``."""
+    if target.problem_type == "regression":
+        numbers = column.numbers
+        return np.array([_number_text(value) for value in numbers], dtype=object)[column.codes]
+    labels = target.values
+    text = np.array([str(code) for code in range(int(labels.max()) + 1)], dtype=object)
+    return np.asarray(text[labels], dtype=object)
 
 
-def _write_encoded(path: Path, labels: np.ndarray, encoded: pd.DataFrame) -> None:
+def _encoded_text(column: Distinct, feature: dict[str, Any]) -> np.ndarray:
+    """One feature's encoded fields a row: the number (``%.10g``, blank for missing), or its
+    one-hot block (``0,1,0``; all zeros for blank) — computed per distinct value."""
+    if feature["type"] == "numeric":
+        numbers = np.where(column.values != "", column.numbers, np.nan)
+        text = [_number_text(value) for value in numbers]
+    else:
+        categories = feature["categories"]
+        text = [",".join("1" if value == c else "0" for c in categories) for value in column.values]
+    return np.asarray(np.array(text, dtype=object)[column.codes], dtype=object)
+
+
+def _number_text(value: float) -> str:
+    """A float as pandas' ``to_csv(float_format="%.10g", na_rep="")`` writes it."""
+    return "" if np.isnan(value) else "%.10g" % value  # noqa: UP031 - the CSV's number format
+
+
+def _write_rows(
+    path: Path, columns: list[np.ndarray], rows: np.ndarray, *, header: str | None = None
+) -> None:
+    """The ``rows`` of per-row field texts as CSV lines (after ``header``), a block of rows
+    at a time."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = encoded.reset_index(drop=True)
-    frame.insert(0, "__label__", labels)
-    frame.to_csv(path, header=False, index=False, na_rep="", float_format="%.10g")
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        if header is not None:
+            handle.write(header + "\n")
+        for start in range(0, len(rows), _WRITE_BLOCK_ROWS):
+            block = rows[start : start + _WRITE_BLOCK_ROWS]
+            fields = [column[block] for column in columns]
+            handle.write("\n".join(map(",".join, zip(*fields, strict=True))) + "\n")
+
+
+def _write_baseline(path: Path, raw: Table, names: list[str], rows: np.ndarray) -> None:
+    """The training rows' raw feature text with a header, quoted as pandas' ``to_csv`` quotes
+    (the csv module, minimal quoting) — each distinct value quoted once."""
+    if len(names) == 1:  # the csv module writes a lone empty field as "": let pandas do it
+        frame = pd.DataFrame({names[0]: raw[names[0]].values[raw[names[0]].codes[rows]]})
+        frame.to_csv(path, index=False)
+        return
+    fields = []
+    for name in names:
+        column = raw[name]
+        quoted = np.array([_csv_field(str(value)) for value in column.values], dtype=object)
+        fields.append(quoted[column.codes])
+    _write_rows(path, fields, rows, header=",".join(_csv_field(name) for name in names))
+
+
+def _csv_field(value: str) -> str:
+    """``value`` as one field of a row the csv module writes (pandas' ``to_csv`` dialect)."""
+    if not any(char in value for char in _CSV_SPECIAL):
+        return value
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([value, "x"])
+    return buffer.getvalue()[: -len(",x\n")]
 
 
 if __name__ == "__main__":

@@ -32,9 +32,11 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,13 @@ OBJECTIVES = {
 }
 # Below this many training rows one thread trains faster than a team (`training_threads`).
 SMALL_DATA_ROWS = 50_000
+# Distributed training (`train_distributed`): the single host's name, the tracker's port in
+# the image (sagemaker_xgboost_container.distributed.Rabit), how long a host name may take to
+# resolve, and the local runtime's host map (set only by it).
+CURRENT_HOST = "algo-1"
+TRACKER_PORT = 9099
+HOST_RESOLUTION_SECONDS = 900.0
+LOCAL_HOSTS_ENV = "MLOPS_LOCAL_HOSTS"
 # Objective families an ``--objective`` override may come from, per problem type.
 _OBJECTIVE_FAMILIES = {
     "binary": ("binary:",),
@@ -173,13 +182,23 @@ def load_spec(spec_dir: Path) -> dict[str, Any]:
 
 
 def load_split(
-    channel_dir: Path, name: str, width: int, problem_type: str, classes: int
-) -> tuple[Any, Any]:
-    """(features, labels) from every CSV in a channel; checks width and the labels."""
+    channel_dir: Path,
+    name: str,
+    width: int,
+    problem_type: str,
+    classes: int,
+    *,
+    allow_empty: bool = False,
+) -> Any:
+    """(features, labels) from every CSV in a channel; checks width and the labels. With
+    ``allow_empty`` (a host's shard in distributed training) a channel without files is
+    None, and the both-classes check is left to the caller (it is across hosts)."""
     import numpy as np
     import pandas as pd
 
     files = sorted(p for p in channel_dir.rglob("*.csv") if p.is_file())
+    if not files and allow_empty:
+        return None
     if not files:
         raise TrainingError(f"the {name} channel holds no CSV files ({channel_dir})")
     frames = []
@@ -204,14 +223,14 @@ def load_split(
         raise TrainingError(
             f"{name} channel: labels (first column) must be class indexes 0..{classes - 1}"
         )
-    if problem_type == "binary" and len(np.unique(labels)) < 2:
+    if problem_type == "binary" and not allow_empty and len(np.unique(labels)) < 2:
         raise TrainingError(f"{name} channel: needs both classes, found only {labels[0]:g}")
     return data[:, 1:], labels
 
 
 def train(args: argparse.Namespace, extra: dict[str, Any]) -> None:
-    """Train with early stopping and write the model directory."""
-    model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    """Train with early stopping and write the model directory — alone, or with the other
+    hosts of a multi-instance job (`train_distributed`)."""
     spec = load_spec(_channel("spec"))
     columns = list(spec["encoded_columns"])
     problem_type = str(spec.get("problem_type", "binary"))
@@ -223,64 +242,223 @@ def train(args: argparse.Namespace, extra: dict[str, Any]) -> None:
             f"{INFERENCE_FILE} is not next to train.py in the source dir; the model artifact "
             "needs it (package the code with sagemaker_pipelines.code)"
         )
+    job = TrainingJob(args, extra, spec, objective, metrics, classes, inference_source)
+    hosts = json.loads(os.environ.get("SM_HOSTS", "[]")) or [CURRENT_HOST]
+    if len(hosts) > 1:
+        train_distributed(job, sorted(hosts), os.environ.get("SM_CURRENT_HOST", hosts[0]))
+        return
     x_train, y_train = load_split(_channel("train"), "train", len(columns), problem_type, classes)
     x_valid, y_valid = load_split(
         _channel("validation"), "validation", len(columns), problem_type, classes
     )
+    job.fit(x_train, y_train, x_valid, y_valid, write=True)
 
-    import xgboost as xgb
 
-    dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=columns)
-    dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=columns)
-    params: dict[str, Any] = {
-        "objective": objective,
-        "eval_metric": metrics,
-        "num_class": classes if objective.startswith("multi:") else None,
-        "max_depth": args.max_depth,
-        "eta": args.eta,
-        "subsample": args.subsample,
-        "colsample_bytree": args.colsample_bytree,
-        "min_child_weight": args.min_child_weight,
-        "seed": args.seed,
-        "nthread": training_threads(len(y_train)),
-        "tree_method": "hist",
-    }
-    params.update(extra)
-    params = {k: v for k, v in params.items() if v is not None}
-    print(
-        f"{problem_type}: training on {len(y_train)} rows, validating on {len(y_valid)} rows, "
-        f"{len(columns)} features; params {json.dumps(params, sort_keys=True)}",
-        flush=True,
-    )
-    started = time.monotonic()
-    history: dict[str, dict[str, list[float]]] = {}
-    try:
-        booster = xgb.train(
-            params,
-            dtrain,
-            num_boost_round=args.num_round,
-            evals=[(dtrain, "train"), (dvalid, "validation")],
-            early_stopping_rounds=args.early_stopping_rounds,
-            evals_result=history,
-            verbose_eval=True,
+@dataclass(frozen=True)
+class TrainingJob:
+    """What every host trains with: the hyperparameters, the spec and its objective."""
+
+    args: argparse.Namespace
+    extra: dict[str, Any]
+    spec: dict[str, Any]
+    objective: str
+    metrics: list[str]
+    classes: int
+    inference_source: Path
+
+    @property
+    def problem_type(self) -> str:
+        return str(self.spec.get("problem_type", "binary"))
+
+    def fit(self, x_train: Any, y_train: Any, x_valid: Any, y_valid: Any, *, write: bool) -> None:
+        """Early-stopped training; ``write``: this host writes the model directory."""
+        import xgboost as xgb
+
+        columns = list(self.spec["encoded_columns"])
+        dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=columns)
+        dvalid = xgb.DMatrix(x_valid, label=y_valid, feature_names=columns)
+        params: dict[str, Any] = {
+            "objective": self.objective,
+            "eval_metric": self.metrics,
+            "num_class": self.classes if self.objective.startswith("multi:") else None,
+            "max_depth": self.args.max_depth,
+            "eta": self.args.eta,
+            "subsample": self.args.subsample,
+            "colsample_bytree": self.args.colsample_bytree,
+            "min_child_weight": self.args.min_child_weight,
+            "seed": self.args.seed,
+            "nthread": training_threads(len(y_train)),
+            "tree_method": "hist",
+        }
+        params.update(self.extra)
+        params = {k: v for k, v in params.items() if v is not None}
+        print(
+            f"{self.problem_type}: training on {len(y_train)} rows, validating on "
+            f"{len(y_valid)} rows, {len(columns)} features; "
+            f"params {json.dumps(params, sort_keys=True)}",
+            flush=True,
         )
-    except xgb.core.XGBoostError as error:
-        message = next((ln for ln in str(error).splitlines() if ln.strip()), str(error))
-        raise TrainingError(f"xgboost rejected the training setup: {message.strip()}") from None
-    best = int(booster.best_iteration)
-    booster = booster[: best + 1]
-    summary = "\t".join(
-        f"{split}-{metric}:{values[best]:.5f}"
-        for split, by_metric in history.items()
-        for metric, values in by_metric.items()
-    )
-    print(f"[best]\t{summary}", flush=True)
-    print(
-        f"best_iteration={best} rounds_run={len(history['validation'][metrics[-1]])} "
-        f"seconds={time.monotonic() - started:.2f}",
-        flush=True,
-    )
-    write_model_dir(model_dir, booster, spec, args.prediction_threshold, inference_source)
+        started = time.monotonic()
+        history: dict[str, dict[str, list[float]]] = {}
+        try:
+            booster = xgb.train(
+                params,
+                dtrain,
+                num_boost_round=self.args.num_round,
+                evals=[(dtrain, "train"), (dvalid, "validation")],
+                early_stopping_rounds=self.args.early_stopping_rounds,
+                evals_result=history,
+                verbose_eval=True,
+            )
+        except xgb.core.XGBoostError as error:
+            message = next((ln for ln in str(error).splitlines() if ln.strip()), str(error))
+            raise TrainingError(f"xgboost rejected the training setup: {message.strip()}") from None
+        best = int(booster.best_iteration)
+        booster = booster[: best + 1]
+        summary = "\t".join(
+            f"{split}-{metric}:{values[best]:.5f}"
+            for split, by_metric in history.items()
+            for metric, values in by_metric.items()
+        )
+        print(f"[best]\t{summary}", flush=True)
+        print(
+            f"best_iteration={best} rounds_run={len(history['validation'][self.metrics[-1]])} "
+            f"seconds={time.monotonic() - started:.2f}",
+            flush=True,
+        )
+        if write:
+            model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+            write_model_dir(
+                model_dir, booster, self.spec, self.args.prediction_threshold, self.inference_source
+            )
+
+
+# --------------------------------------------------------------------------- several hosts
+
+
+def train_distributed(job: TrainingJob, hosts: list[str], current: str) -> None:
+    """The XGBoost image's distributed training, in script mode: each host trains on its
+    shard of the ``train``/``validation`` channels (``ShardedByS3Key``) while XGBoost's
+    collective (Rabit) sums the histograms and the evaluation metrics across hosts, so every
+    host grows the same trees and stops at the same round; the first host writes the model.
+
+    As the image's ``sagemaker_xgboost_container.distributed.rabit_run`` does (the image's
+    own libraries, xgboost 3.2's ``collective`` and ``RabitTracker``, nothing else): the
+    tracker runs on the first host in sorted order at port 9099, ranks follow that order, the
+    hosts first agree which of them hold data (a host whose shard is empty — fewer objects
+    than hosts — leaves and exits 0), and those re-form on the next port when any left.
+    """
+    columns = len(job.spec["encoded_columns"])
+    group = Collective(hosts, current, host_address(hosts[0])[1])
+    with group:
+        train_part = load_split(
+            _channel("train"), "train", columns, job.problem_type, job.classes, allow_empty=True
+        )
+        valid_part = load_split(
+            _channel("validation"),
+            "validation",
+            columns,
+            job.problem_type,
+            job.classes,
+            allow_empty=True,
+        )
+        holds_data = train_part is not None and valid_part is not None
+        labels = sorted(set(train_part[1].tolist())) if train_part is not None else []
+        seen = group.gather({"host": current, "data": holds_data, "labels": labels})
+        with_data = [entry["host"] for entry in seen if entry["data"]]
+        if not with_data:
+            raise TrainingError("no host received training and validation data")
+        if job.problem_type == "binary" and len({x for e in seen for x in e["labels"]}) < 2:
+            raise TrainingError("train channel: needs both classes across the hosts")
+        if len(with_data) == len(hosts):
+            job.fit(*train_part, *valid_part, write=group.rank == 0)
+            return
+    if not holds_data:
+        print(
+            f"warning: host {current} received no training or validation data (fewer objects "
+            f"than hosts?): it takes no part in training",
+            flush=True,
+        )
+        return
+    with Collective(with_data, current, group.port + 1) as smaller:
+        job.fit(*train_part, *valid_part, write=smaller.rank == 0)
+
+
+class Collective:
+    """One XGBoost collective group over ``hosts`` (sorted): the tracker on the first host,
+    each host's rank its position (``sortby="task"``). The tracker starts at construction,
+    before the data loads, so the other hosts find it when they connect."""
+
+    def __init__(self, hosts: list[str], current: str, port: int) -> None:
+        from xgboost.tracker import RabitTracker
+
+        self.hosts = sorted(hosts)
+        self.rank = self.hosts.index(current)
+        self.port = port
+        self.address = host_address(self.hosts[0])[0]
+        self.tracker: Any = None
+        self.context: Any = None
+        if self.rank == 0:
+            self.tracker = RabitTracker(
+                n_workers=len(self.hosts), host_ip=self.address, port=port, sortby="task"
+            )
+            self.tracker.start()
+
+    def __enter__(self) -> Collective:
+        from xgboost import collective
+
+        self.context = collective.CommunicatorContext(
+            dmlc_tracker_uri=self.address,
+            dmlc_tracker_port=self.port,
+            dmlc_task_id=str(self.rank),
+        )
+        self.context.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.context is not None:
+            self.context.__exit__(None, None, None)
+        if self.tracker is not None:
+            self.tracker.wait_for(timeout=60)
+            self.tracker.free()
+
+    def gather(self, value: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every host's ``value``, in rank order (each broadcasts its own)."""
+        from xgboost import collective
+
+        gathered: list[dict[str, Any]] = []
+        for rank in range(len(self.hosts)):
+            payload: Any = value if rank == self.rank else None
+            gathered.append(dict(collective.broadcast(payload, rank)))
+        return gathered
+
+
+def host_address(host: str) -> tuple[str, int]:
+    """(IP address, tracker port) of a host of the cluster.
+
+    On SageMaker the hosts' names resolve through the cluster's DNS (retried: they appear as
+    the instances start) and the tracker listens on 9099, the image's port. The local
+    runtime runs every host on one machine and says where each is in ``MLOPS_LOCAL_HOSTS``
+    (``algo-1=127.0.0.1:41234,…``), the one variable only it sets.
+    """
+    local = os.environ.get(LOCAL_HOSTS_ENV)
+    if local:
+        for item in local.split(","):
+            name, _, address = item.partition("=")
+            if name.strip() == host:
+                ip, _, port = address.strip().rpartition(":")
+                return ip, int(port)
+        raise TrainingError(f"host {host} is not in {LOCAL_HOSTS_ENV}={local}")
+    deadline = time.monotonic() + HOST_RESOLUTION_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            return socket.gethostbyname(host), TRACKER_PORT
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TrainingError(f"host {host} does not resolve") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 def training_threads(rows: int) -> int | None:

@@ -94,9 +94,11 @@ def stop(
         ),
     ] = False,
 ) -> None:
-    """Stop the embedded AWS server; its registry and buckets stay saved in the state directory
-    and the next --local command restores them (--reset deletes them)."""
+    """Stop the embedded AWS server and the warm job runtime; the registry and buckets stay
+    saved in the state directory and the next --local command restores them (--reset deletes
+    them)."""
     from mlops.local_runtime.aws import saved_state, stop_local_aws
+    from mlops.local_runtime.jobs.warm import stop_warm_runtimes
 
     requests, size = saved_state(state_dir)
     stopped = stop_local_aws(state_dir, reset=reset)
@@ -112,3 +114,8 @@ def stop(
             "the next --local command; --reset deletes it"
         )
     typer.echo(f"{what}; {kept}")
+    warm = stop_warm_runtimes()
+    if warm:
+        typer.echo(
+            f"stopped {warm} warm job runtime server(s) (they start again with the next job)"
+        )

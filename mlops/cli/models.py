@@ -46,14 +46,9 @@ def list_models(ctx: typer.Context, local: LocalOption = False, group: GroupOpti
     except RegistryError as error:
         raise UserError(str(error)) from None
     table = Table(
-        "version",
-        "status",
-        "created",
-        "dataset · gate",
-        "input",
-        "arn",
-        title=group or default_group,
+        "version", "status", "created", "dataset · gate", "input", title=group or default_group
     )
+    table.add_column("arn", no_wrap=True)  # whole, so that it can be copied or grepped
     for package in packages:
         table.add_row(
             str(package.version),

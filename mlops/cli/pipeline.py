@@ -87,6 +87,7 @@ def definition(
             preprocess=f"s3://{bucket}/code/preprocess.py",
             evaluate=f"s3://{bucket}/code/evaluate.py",
             training_source=f"s3://{bucket}/code/sourcedir.tar.gz",
+            clarify=f"s3://{bucket}/code/clarify.py",
         ),
     )
     typer.echo(json.dumps(json.loads(text), indent=2, sort_keys=True) if pretty else text)

@@ -25,15 +25,21 @@ OUTPUTS = ("train", "validation", "test", "baseline", "spec")
 
 
 def build_preprocess(ctx: StepContext) -> ProcessingStep:
-    """Read ``InputDataUrl``; write each of `OUTPUTS` under the execution's ``preprocess/``."""
+    """Read ``InputDataUrl``; write each of `OUTPUTS` under the execution's ``preprocess/``.
+
+    One instance: the fit (categories, medians, the split) needs every row, so preprocess.py
+    refuses to run on several. It writes the train and validation splits in
+    ``TrainingInstanceCount`` parts (``--parts``), one per training instance of the sharded
+    training channels: that is where the work scales out.
+    """
+    from sagemaker.core.workflow.functions import Join
     from sagemaker.mlops.workflow.steps import ProcessingStep
 
     processor = script_processor(
-        ctx,
-        job="preprocess",
-        image_uri=ctx.images.sklearn,
-        instance_count=ctx.parameters["ProcessingInstanceCount"],
+        ctx, job="preprocess", image_uri=ctx.images.sklearn, instance_count=1
     )
+    # ContainerArguments are strings (botocore): the Integer parameter joined into one.
+    parts = Join(on="", values=[ctx.parameters["TrainingInstanceCount"]])
     return ProcessingStep(
         name=PREPROCESS,
         step_args=processor.run(
@@ -43,7 +49,7 @@ def build_preprocess(ctx: StepContext) -> ProcessingStep:
                 processing_output(name, ctx.execution_uri("preprocess", name), name)
                 for name in OUTPUTS
             ],
-            arguments=schema_arguments(ctx.settings.dataset),
+            arguments=[*schema_arguments(ctx.settings.dataset), "--parts", parts],
         ),
     )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_pipelines.code import TRAINING_ENTRY_POINT, training_metric_definitions
 from sagemaker_pipelines.steps.context import TRAINING_CODE_DIR, StepContext
 from sagemaker_pipelines.steps.names import TRAIN
 from sagemaker_pipelines.steps.preprocess import preprocess_output
+from sagemaker_pipelines.steps.processing import SHARDED
 
 if TYPE_CHECKING:
     from sagemaker.core.workflow.properties import Properties
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 # Preprocess outputs handed to train.py, one channel each (contracts §4).
 DATA_CHANNELS = ("train", "validation", "spec")
+# Split among the instances of a multi-instance job; the spec goes to every instance.
+SHARDED_CHANNELS = ("train", "validation")
 
 
 def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
@@ -30,6 +33,7 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
     from sagemaker.train import ModelTrainer
 
     parameters = ctx.parameters
+    network = ctx.network
     sourcedir = ctx.code.training_source.rsplit("/", 1)[-1]
     trainer = ModelTrainer(
         training_image=ctx.images.xgboost,
@@ -41,7 +45,12 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
             instance_count=parameters["TrainingInstanceCount"],
             volume_kms_key_id=ctx.kms_key_arn,
         ),
-        networking=Networking(enable_network_isolation=True),
+        networking=Networking(
+            enable_network_isolation=True,
+            # With the `network` setting: the job's ENIs in the user's subnets (VpcConfig).
+            security_group_ids=list(network.security_group_ids) if network else None,
+            subnets=list(network.subnets) if network else None,
+        ),
         hyperparameters={
             # The XGBoost container's own script mode, network-isolated: the source tarball
             # arrives as the `code` channel and the container unpacks it from there and runs
@@ -65,7 +74,7 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
         },
         input_data_config=[
             *(
-                InputData(channel_name=name, data_source=preprocess_output(preprocess, name))
+                InputData(channel_name=name, data_source=_channel_source(preprocess, name))
                 for name in DATA_CHANNELS
             ),
             InputData(channel_name="code", data_source=ctx.code.training_source),
@@ -85,6 +94,21 @@ def build_train(ctx: StepContext, preprocess: ProcessingStep) -> TrainingStep:
         ]
     )
     return TrainingStep(name=TRAIN, step_args=trainer.train())
+
+
+def _channel_source(preprocess: ProcessingStep, name: str) -> Any:
+    """A channel on a Preprocess output: the data splits sharded by S3 key (with
+    TrainingInstanceCount N each instance trains on its files, the XGBoost image's
+    distributed mode), the spec on every instance."""
+    from sagemaker.core.training.configs import S3DataSource
+
+    if name not in SHARDED_CHANNELS:
+        return preprocess_output(preprocess, name)
+    return S3DataSource(
+        s3_uri=preprocess_output(preprocess, name),
+        s3_data_type="S3Prefix",
+        s3_data_distribution_type=SHARDED,
+    )
 
 
 def model_artifact(train: TrainingStep) -> Properties:

@@ -213,11 +213,6 @@ def test_a_request_aws_would_reject_fails_the_step_with_the_api_error(
             id="pipe-mode",
         ),
         pytest.param(
-            lambda a: a["ResourceConfig"].update(InstanceCount=2),
-            "ResourceConfig.InstanceCount=2",
-            id="two-instances",
-        ),
-        pytest.param(
             lambda a: a.update(EnableManagedSpotTraining=True),
             "EnableManagedSpotTraining",
             id="spot",
@@ -232,6 +227,14 @@ def test_a_field_the_local_runtime_does_not_implement_fails_the_step(
     with pytest.raises(StepFailed) as failure:
         checked_request(_invocation("Training", arguments), "train-abc123")
     assert failure.value.reason == f"not supported locally: {refused}"
+
+
+def test_a_multi_instance_training_request_is_accepted(local: dict[str, Any]) -> None:
+    """Several instances run as simulated hosts (`jobs.hosts`): botocore's bounds apply."""
+    arguments = _resolved_train(local)
+    arguments["ResourceConfig"].update(InstanceCount=2)
+    request = checked_request(_invocation("Training", arguments), "train-abc123")
+    assert request["ResourceConfig"]["InstanceCount"] == 2
 
 
 def test_a_processing_input_from_a_dataset_definition_is_refused(local: dict[str, Any]) -> None:
@@ -294,6 +297,6 @@ def test_the_refused_members_are_the_rest_of_the_input_shape() -> None:
     top_level = set(input_shape("sagemaker", "CreateTrainingJob").members)
     implemented = {path.split(".")[0].split("[")[0] for path in IMPLEMENTED["CreateTrainingJob"]}
     refused = top_level - implemented
-    assert {"CheckpointConfig", "RetryStrategy", "VpcConfig", "DebugHookConfig"} <= refused
-    request = {member: {} for member in sorted(refused)}
+    assert {"CheckpointConfig", "RetryStrategy", "DebugHookConfig"} <= refused
+    request: dict[str, Any] = {member: {} for member in sorted(refused)}
     assert unsupported_fields("CreateTrainingJob", request) == sorted(refused)

@@ -136,7 +136,7 @@ def test_a_wrong_entry_point_fails_the_step_as_python_fails_in_the_container(
             settings,
             role_arn=settings.names.local_pipeline_role_arn,
             artifact_bucket=bucket,
-            default_input_uri=upload_input(local_aws.s3, bucket, tmp_path / "churn.csv", "wrong1"),
+            default_input_uri=upload_input(local_aws.s3, bucket, tmp_path / "churn.csv"),
             code=upload_code(local_aws.s3, bucket, tmp_path / "code"),
         )
     )

@@ -39,5 +39,5 @@ def test_training_source_dir_has_what_train_py_needs(tmp_path: Path) -> None:
 
 def test_processing_scripts_exist_as_single_files() -> None:
     scripts = code_bundle.processing_scripts()
-    assert sorted(scripts) == ["evaluate", "preprocess"]
+    assert sorted(scripts) == ["clarify", "evaluate", "preprocess"]
     assert all(path.is_file() for path in scripts.values())

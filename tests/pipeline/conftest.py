@@ -26,6 +26,7 @@ PLACEHOLDERS = {
     "preprocess": "s3://${Token[TOKEN.104]}/${Token[TOKEN.105]}",
     "evaluate": "s3://${Token[TOKEN.104]}/${Token[TOKEN.106]}",
     "training_source": "s3://${Token[TOKEN.104]}/${Token[TOKEN.107]}",
+    "clarify": "s3://${Token[TOKEN.104]}/${Token[TOKEN.108]}",
 }
 _CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -63,6 +64,7 @@ def build_with_placeholders(settings: ProjectSettings) -> str:
             preprocess=PLACEHOLDERS["preprocess"],
             evaluate=PLACEHOLDERS["evaluate"],
             training_source=PLACEHOLDERS["training_source"],
+            clarify=PLACEHOLDERS["clarify"],
         ),
     )
 

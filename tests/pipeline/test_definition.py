@@ -45,11 +45,64 @@ def test_steps_have_the_designed_names_and_types(definition: dict[str, Any]) -> 
         "DataQualityBaseline": "QualityCheck",
         "Train": "Training",
         "Evaluate": "Processing",
+        "ModelQualityBaseline": "QualityCheck",
+        "ModelBiasBaseline": "Processing",
+        "ModelExplainabilityBaseline": "Processing",
         "CheckPredictions": "Condition",
         "ConstantPredictions": "Fail",
         "CheckMetric": "Condition",
         "Register": "RegisterModel",
         "MetricBelowThreshold": "Fail",
+    }
+
+
+def test_model_quality_baselines_evaluates_predictions_with_the_analyzer(
+    definition: dict[str, Any],
+) -> None:
+    step = all_steps(definition)["ModelQualityBaseline"]
+    environment = step["Arguments"]["Environment"]
+    assert step["CheckType"] == "MODEL_QUALITY"
+    assert environment["analysis_type"] == "MODEL_QUALITY"
+    assert environment["problem_type"] == "BinaryClassification"
+    assert (environment["inference_attribute"], environment["ground_truth_attribute"]) == (
+        "prediction",
+        "label",
+    )
+    assert step["Arguments"]["NetworkConfig"] == {"EnableNetworkIsolation": True}
+    dataset = step["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]["Std:Join"]["Values"]
+    assert dataset[-1] == "predictions.csv"
+
+
+def test_bias_and_explainability_baselines_run_clarify_py_with_the_settings(
+    definition: dict[str, Any],
+) -> None:
+    steps = all_steps(definition)
+    bias = steps["ModelBiasBaseline"]["Arguments"]["AppSpecification"]
+    arguments = bias["ContainerArguments"]
+    assert bias["ContainerEntrypoint"][-1].endswith(PLACEHOLDERS["clarify"].rsplit("/", 1)[-1])
+    facets = json.loads(arguments[arguments.index("--facets") + 1])
+    assert facets == [{"name_or_index": "senior_citizen", "value_or_threshold": [1]}]
+    labels = arguments[arguments.index("--label-values-or-threshold") + 1]
+    assert json.loads(labels) == ["Yes"]  # the binary problem's positive label
+    explain = steps["ModelExplainabilityBaseline"]["Arguments"]["AppSpecification"]
+    assert explain["ContainerArguments"][:2] == ["--analysis", "explainability"]
+
+
+def test_register_carries_every_monitors_drift_baseline(definition: dict[str, Any]) -> None:
+    request = all_steps(definition)["Register"]["Arguments"]
+    baselines = request["DriftCheckBaselines"]
+    assert set(baselines) == {"ModelDataQuality", "ModelQuality", "Bias", "Explainability"}
+    assert set(baselines["Bias"]) == {
+        "ConfigFile",
+        "PreTrainingConstraints",
+        "PostTrainingConstraints",
+    }
+    assert set(baselines["Explainability"]) == {"ConfigFile", "Constraints"}
+    assert set(request["ModelMetrics"]) == {
+        "ModelQuality",
+        "ModelDataQuality",
+        "Bias",
+        "Explainability",
     }
 
 
@@ -63,7 +116,6 @@ def test_parameter_defaults_come_from_settings(
     assert parameters == {
         "InputDataUrl": ("String", PLACEHOLDERS["default_input_uri"]),
         "ProcessingInstanceType": ("String", settings.instances.processing_type),
-        "ProcessingInstanceCount": ("Integer", settings.instances.processing_count),
         "TrainingInstanceType": ("String", settings.instances.training_type),
         "TrainingInstanceCount": ("Integer", settings.instances.training_count),
         "MaxDepth": ("Integer", hp.max_depth),
@@ -132,6 +184,8 @@ def test_preprocess_receives_the_dataset_schema(definition: dict[str, Any]) -> N
         "id,ts",
         "--categorical",
         "plan",
+        "--parts",
+        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}},
     ]
 
 

@@ -6,6 +6,7 @@ covered end to end in test_local_run); here each handler records what it was ask
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -202,3 +203,76 @@ def test_a_dependency_cycle_is_rejected_before_anything_runs() -> None:
             recorder,
         )
     assert recorder.calls == []
+
+
+class Rendezvous:
+    """A 'Work' step type whose steps each wait for the other: they end only if both run at
+    once (SageMaker runs independent steps in parallel)."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=2)
+
+    def __call__(self, step: StepInvocation) -> StepOutcome:
+        try:
+            self.barrier.wait()
+        except threading.BrokenBarrierError:
+            raise StepFailed(f"{step.name} ran alone") from None
+        return StepOutcome(properties={"Out": step.name})
+
+
+class Observed:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def step_started(self, name: str, step_type: str) -> None:
+        self.events.append(f"start {name}")
+
+    def step_finished(self, record: Any) -> None:
+        self.events.append(f"end {record.name}")
+
+
+def test_independent_steps_run_at_the_same_time_and_are_reported_in_definition_order() -> None:
+    observer = Observed()
+    definition = {
+        "Steps": [
+            work("Baseline"),
+            work("Train"),
+            {**work("Register"), "DependsOn": ["Baseline", "Train"]},
+        ]
+    }
+    handler = Rendezvous(2)
+
+    def register_or_meet(step: StepInvocation) -> StepOutcome:
+        return StepOutcome() if step.name == "Register" else handler(step)
+
+    result = execute(
+        definition,
+        handlers={"Work": register_or_meet},
+        execution_id="e1",
+        pipeline_name="p",
+        max_parallel=2,
+        observer=observer,
+    )
+    assert result.status == SUCCEEDED
+    assert [record.name for record in result.steps] == ["Baseline", "Train", "Register"]
+    assert observer.events == [
+        "start Baseline",
+        "start Train",
+        "end Baseline",
+        "end Train",
+        "start Register",
+        "end Register",
+    ]
+
+
+def test_one_step_at_a_time_when_parallelism_is_one() -> None:
+    definition = {"Steps": [work("Baseline"), work("Train")]}
+    result = execute(
+        definition,
+        handlers={"Work": Rendezvous(2)},
+        execution_id="e1",
+        pipeline_name="p",
+        max_parallel=1,
+    )
+    assert (result.status, result.failed_step) == (FAILED, "Baseline")
+    assert result.failure_reason == "Baseline ran alone"

@@ -196,7 +196,7 @@ def test_comparing_incomparable_values_is_an_error(context: EvaluationContext) -
         condition_holds(_compare("GreaterThan", "abc", 1), context)
 
 
-DECLARED = [
+DECLARED: list[dict[str, Any]] = [
     {"Name": "Url", "Type": "String", "DefaultValue": "s3://b/in/"},
     {"Name": "Depth", "Type": "Integer", "DefaultValue": 5},
     {"Name": "Eta", "Type": "Float", "DefaultValue": 0.1},

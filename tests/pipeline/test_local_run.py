@@ -133,6 +133,9 @@ def test_run_on_generated_data_succeeds_with_auc_above_the_threshold(succeeded: 
         "DataQualityBaseline": "Succeeded",
         "Train": "Succeeded",
         "Evaluate": "Succeeded",
+        "ModelQualityBaseline": "Succeeded",
+        "ModelBiasBaseline": "Succeeded",
+        "ModelExplainabilityBaseline": "Succeeded",
         "CheckMetric": "Succeeded",
         "Register": "Succeeded",
         "CheckPredictions": "NotExecuted",
@@ -253,6 +256,23 @@ def test_run_copies_model_evaluation_plots_and_baseline_to_its_folder(succeeded:
     )
 
 
+def test_two_training_instances_each_train_on_their_part_of_the_split(
+    local_aws_url: str, churn_csv: Path, tmp_path: Path
+) -> None:
+    run = _run(
+        local_aws_url, tmp_path, "--data", str(churn_csv), "--param", "TrainingInstanceCount=2"
+    )
+
+    assert run.exit_code == 0, run.output
+    assert run.summary["metrics"]["auc"] >= 0.75
+    (train_job,) = (tmp_path / "work").glob("train-*")
+    shards = {
+        host.name: sorted(path.name for path in (host / "input" / "data" / "train").iterdir())
+        for host in sorted(train_job.glob("algo-*"))
+    }
+    assert shards == {"algo-1": ["train-part-1.csv"], "algo-2": ["train-part-2.csv"]}
+
+
 def test_unreachable_threshold_fails_at_the_fail_step_and_registers_nothing(
     unreachable_threshold: Run, local_aws_url: str
 ) -> None:
@@ -369,7 +389,8 @@ def test_approval_in_one_cli_process_is_seen_by_the_next(succeeded: Run) -> None
     assert approve.returncode == 0, approve.stderr
     listing = _cli("models", "list", "--local")
     assert listing.returncode == 0, listing.stderr
-    row = next(line for line in listing.stdout.splitlines() if arn in line)
+    row = next((line for line in listing.stdout.splitlines() if arn in line), None)
+    assert row is not None, (arn, listing.stdout)
     assert "Approved" in row
     described = json.loads(_cli("models", "describe", "--local", arn).stdout)
     assert described["ApprovalDescription"] == "AUC fine"

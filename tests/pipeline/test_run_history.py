@@ -49,7 +49,7 @@ def _summary(execution_id: str, started: str, **changes: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    runs = [
+    runs: list[tuple[str, str, dict[str, Any]]] = [
         ("aaa111", "2026-11-29T10:00:00+00:00", {}),
         (
             "bbb222",

@@ -4,7 +4,7 @@ The executor runs the definition JSON, so a fault is injected the way a user wou
 the ``Preprocess`` step's code input points at a script (uploaded to the local S3, as a code
 asset is) that dies, exits non-zero, hangs or fills the disk. A job sees only its own
 ``Environment``, so the test's control variables (pid file, go file) reach the script there.
-``edited_definitions`` wraps the real ``build_definition`` so everything else (parameters,
+``edited_definitions`` wraps the real (cached) definition build so everything else (parameters,
 outputs, later steps) stays the project's own definition.
 
 Run as a module it is ``mlops`` with that edit applied, for the Ctrl-C test's subprocess:
@@ -126,16 +126,16 @@ def edited_definitions(edit: Callable[[dict[str, Any]], dict[str, Any]]) -> Iter
     """While active, ``run_local_pipeline`` executes ``edit(real definition)``."""
     from mlops.local_runtime.executor import run
 
-    real = run.build_definition  # type: ignore[attr-defined]
+    real = run.cached_definition
 
     def build(*args: Any, **kwargs: Any) -> str:
         return json.dumps(edit(json.loads(real(*args, **kwargs))))
 
-    run.build_definition = build  # type: ignore[attr-defined]
+    run.cached_definition = build
     try:
         yield
     finally:
-        run.build_definition = real  # type: ignore[attr-defined]
+        run.cached_definition = real
 
 
 def main(argv: list[str]) -> None:

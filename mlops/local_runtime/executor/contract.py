@@ -70,14 +70,16 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "AppSpecification.ContainerArguments": ANY,
         "Environment": ANY,
         "NetworkConfig.EnableNetworkIsolation": ANY,
-        "NetworkConfig.EnableInterContainerTrafficEncryption": ANY,  # one host, no traffic
+        # hosts talk over 127.0.0.1: nothing leaves the machine to encrypt
+        "NetworkConfig.EnableInterContainerTrafficEncryption": ANY,
+        "NetworkConfig.VpcConfig": ANY,  # placement only: see PLACEMENT_FIELDS
         "ProcessingInputs[].InputName": ANY,
         "ProcessingInputs[].AppManaged": frozenset({False}),
         "ProcessingInputs[].S3Input.S3Uri": ANY,
         "ProcessingInputs[].S3Input.LocalPath": ANY,
         "ProcessingInputs[].S3Input.S3DataType": frozenset({"S3Prefix"}),
         "ProcessingInputs[].S3Input.S3InputMode": frozenset({"File"}),
-        # One instance: its shard is every object.
+        # ShardedByS3Key: each simulated host gets its part of the objects.
         "ProcessingInputs[].S3Input.S3DataDistributionType": frozenset(
             {"FullyReplicated", "ShardedByS3Key"}
         ),
@@ -88,7 +90,8 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "ProcessingOutputConfig.Outputs[].S3Output.LocalPath": ANY,
         "ProcessingOutputConfig.Outputs[].S3Output.S3UploadMode": frozenset({"EndOfJob"}),
         "ProcessingOutputConfig.KmsKeyId": ANY,  # server-side encryption: the S3 side's
-        "ProcessingResources.ClusterConfig.InstanceCount": frozenset({1}),
+        # N simulated hosts (`mlops.local_runtime.jobs.hosts`); botocore bounds the count.
+        "ProcessingResources.ClusterConfig.InstanceCount": ANY,
         "ProcessingResources.ClusterConfig.InstanceType": ANY,
         "ProcessingResources.ClusterConfig.VolumeSizeInGB": ANY,
         "ProcessingResources.ClusterConfig.VolumeKmsKeyId": ANY,
@@ -117,13 +120,14 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "OutputDataConfig.S3OutputPath": ANY,
         "OutputDataConfig.KmsKeyId": ANY,
         "OutputDataConfig.CompressionType": frozenset({"GZIP"}),
-        "ResourceConfig.InstanceCount": frozenset({1}),
+        "ResourceConfig.InstanceCount": ANY,  # N simulated hosts, as for processing
         "ResourceConfig.InstanceType": ANY,
         "ResourceConfig.VolumeSizeInGB": ANY,
         "ResourceConfig.VolumeKmsKeyId": ANY,
         "StoppingCondition.MaxRuntimeInSeconds": ANY,
         "EnableNetworkIsolation": ANY,
         "EnableInterContainerTrafficEncryption": ANY,
+        "VpcConfig": ANY,  # placement only: see PLACEMENT_FIELDS
         "Environment": ANY,
         "ExperimentConfig": ANY,
         "Tags": ANY,
@@ -134,6 +138,7 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "ModelName": ANY,
         "ExecutionRoleArn": ANY,  # recorded, never assumed
         "EnableNetworkIsolation": ANY,  # the local transform reaches nothing either way
+        "VpcConfig": ANY,  # placement only: see PLACEMENT_FIELDS
         "PrimaryContainer.Image": ANY,
         "PrimaryContainer.ModelDataUrl": ANY,
         "PrimaryContainer.Environment": ANY,
@@ -177,6 +182,17 @@ IMPLEMENTED: dict[str, dict[str, frozenset[Any] | None]] = {
         "ExperimentConfig": ANY,
         "Tags": ANY,
     },
+}
+# Where a request places its job or model: the subnets and security groups its network
+# interfaces get on AWS (the ``network`` setting). Placement decides only where the traffic
+# goes, not what the job does (and the project's jobs are network-isolated: their traffic is
+# SageMaker's own S3 staging); locally there is no VPC and everything stays on 127.0.0.1, so
+# the request runs as it would in those subnets and the step's output says the placement does
+# not apply (`placement_note`) instead of refusing it.
+PLACEMENT_FIELDS = {
+    "CreateProcessingJob": ("NetworkConfig", "VpcConfig"),
+    "CreateTrainingJob": ("VpcConfig",),
+    "CreateModel": ("VpcConfig",),
 }
 # Step-level keys of a definition step (outside Arguments) the executor honours.
 IMPLEMENTED_STEP_KEYS = frozenset(
@@ -227,6 +243,22 @@ def unsupported_fields(operation: str, request: Mapping[str, Any]) -> list[str]:
     found: list[str] = []
     _walk(request, input_shape(SERVICE, operation), "", "", IMPLEMENTED[operation], found)
     return found
+
+
+def placement_note(operation: str, request: Mapping[str, Any]) -> str | None:
+    """What the executor says of a request's VPC placement (None: the request has none)."""
+    path = PLACEMENT_FIELDS.get(operation, ())
+    config: Any = request if path else None
+    for key in path:
+        config = config.get(key) if isinstance(config, Mapping) else None
+    if not isinstance(config, Mapping):
+        return None
+    subnets = ", ".join(str(subnet) for subnet in config.get("Subnets", []))
+    groups = ", ".join(str(group) for group in config.get("SecurityGroupIds", []))
+    return (
+        f"{'.'.join(path)} (subnets {subnets}; security groups {groups}) not applicable "
+        "locally: there is no VPC, the job runs on this machine as it would in those subnets"
+    )
 
 
 def unsupported_step_keys(step: Mapping[str, Any]) -> list[str]:

@@ -4,13 +4,26 @@ The engine walks the step graph, resolves each step's arguments against the para
 execution variables and earlier steps' properties, hands the resolved request to the handler
 registered for the step type, records the properties the handler returns, and evaluates
 Condition and Fail steps itself. The first failing step fails the execution: its name and
-reason are recorded and nothing after it runs, so a half-finished execution never registers a
-model. Handlers that touch S3, jobs or the registry live in `handlers.py`.
+reason are recorded and nothing after it starts, so a half-finished execution never registers
+a model. Handlers that touch S3, jobs or the registry live in `handlers.py`.
+
+Independent steps run at the same time, as SageMaker runs them (Preprocess, then
+DataQualityBaseline alongside Train), up to ``max_parallel`` at once (the caller bounds it by
+the machine's cores). Everything that reads or writes the execution's state — resolving
+arguments, recording properties, property files, conditions — happens on the calling thread;
+only the handlers run on worker threads. What a user sees stays deterministic: observers hear
+``step_started`` in definition order and ``step_finished`` in definition order (a step that
+ends early is reported once the steps before it have), and the result lists the steps in
+definition order, whatever order they finished in. A step failing while another runs lets the
+other finish (its outcome is recorded) and starts nothing more; the first failed step in
+definition order is the execution's ``failed_step``.
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -129,15 +142,17 @@ def execute(
     observer: ExecutionObserver | None = None,
     account: str = "123456789012",
     region: str = "us-east-1",
+    max_parallel: int = 1,
+    cancel: threading.Event | None = None,
 ) -> ExecutionResult:
     """Execute ``definition``; never raises for a step failure (the result says Failed).
 
     ``read_json`` reads a JSON document from an S3 URI: property files and ``Std:JsonGet`` on
     S3 need it. Parameter override errors and malformed definitions do raise, before any step
-    runs.
+    runs. Up to ``max_parallel`` steps run at once; on Ctrl-C ``cancel`` is set (handlers that
+    run jobs kill them when it is) and `ExecutionInterrupted` is raised once they have ended.
     """
     document = json.loads(definition) if isinstance(definition, str) else definition
-    observer = observer or _SilentObserver()
     nodes = build_graph(document)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     context = EvaluationContext(
@@ -147,57 +162,278 @@ def execute(
     )
     records = {node.name: StepRecord(node.name, node.type) for node in nodes}
     result = ExecutionResult(execution_id, SUCCEEDED, list(records.values()), context)
-    chosen: dict[str, bool] = {}  # condition step → branch taken
-    for node in nodes:
-        if not _should_run(node, records, chosen):
-            continue
-        observer.step_started(node.name, node.type)
-        record = records[node.name]
-        began = time.perf_counter()
-        try:
-            _run_step(node, context, handlers, chosen, (execution_id, account, region), read_json)
-            record.status = SUCCEEDED
-        except StepFailed as failure:
-            record.status, record.failure_reason = FAILED, failure.reason
-        except ExpressionError as error:
-            record.status, record.failure_reason = FAILED, f"cannot resolve arguments: {error}"
-        except Exception as error:  # a handler bug or an AWS error: still a failed step
-            record.status = FAILED
-            record.failure_reason = f"{type(error).__name__}: {error}"
-        except KeyboardInterrupt:  # Ctrl-C: the job runtime has already killed the job
-            record.status, record.failure_reason = STOPPED, "interrupted (Ctrl-C)"
-            record.seconds = round(time.perf_counter() - began, 3)
-            observer.step_finished(record)
-            result.status, result.failed_step = STOPPED, node.name
-            result.failure_reason = record.failure_reason
-            raise ExecutionInterrupted(result) from None
-        record.seconds = round(time.perf_counter() - began, 3)
-        observer.step_finished(record)
-        if record.status == FAILED:
-            result.status = FAILED
-            result.failed_step, result.failure_reason = node.name, record.failure_reason
-            break
+    run = _Run(
+        nodes=nodes,
+        records=records,
+        context=context,
+        handlers=handlers,
+        execution=(execution_id, account, region),
+        read_json=read_json,
+        reporter=_InOrder(nodes, observer or _SilentObserver()),
+        max_parallel=max(1, max_parallel),
+        cancel=cancel or threading.Event(),
+    )
+    try:
+        run.until_done()
+    except KeyboardInterrupt:  # Ctrl-C: the running jobs are killed, the execution is Stopped
+        run.stop_running()
+        result.status = STOPPED
+        stopped = [name for name in records if records[name].status == STOPPED]
+        result.failed_step = stopped[0] if stopped else None
+        result.failure_reason = "interrupted (Ctrl-C)"
+        raise ExecutionInterrupted(result) from None
+    failed = [record for record in records.values() if record.status == FAILED]
+    if failed:
+        result.status = FAILED
+        result.failed_step, result.failure_reason = failed[0].name, failed[0].failure_reason
     return result
 
 
-def _should_run(node: StepNode, records: dict[str, StepRecord], chosen: dict[str, bool]) -> bool:
-    """Run when every dependency succeeded and, for branch steps, the branch was chosen."""
-    if node.branch_of is not None:
-        condition, branch = node.branch_of
-        if chosen.get(condition) is not branch:
-            return False
-    return all(records[name].status == SUCCEEDED for name in node.depends_on)
+_Done = tuple[str, StepOutcome | None, BaseException | None, float]
 
 
-def _run_step(
-    node: StepNode,
-    context: EvaluationContext,
-    handlers: Mapping[str, StepHandler],
-    chosen: dict[str, bool],
-    execution: tuple[str, str, str],
-    read_json: Callable[[str], Any] | None,
-) -> None:
-    context.execution["CurrentDateTime"] = datetime.now(UTC).isoformat(timespec="seconds")
+@dataclass
+class _Run:
+    """One execution's scheduling: which steps are ready, running, finished or never run."""
+
+    nodes: list[StepNode]
+    records: dict[str, StepRecord]
+    context: EvaluationContext
+    handlers: Mapping[str, StepHandler]
+    execution: tuple[str, str, str]
+    read_json: Callable[[str], Any] | None
+    reporter: _InOrder
+    max_parallel: int
+    cancel: threading.Event
+    chosen: dict[str, bool] = field(default_factory=dict)  # condition step → branch taken
+    settled: set[str] = field(default_factory=set)  # finished, or will never run
+    running: dict[str, float] = field(default_factory=dict)  # step → perf_counter at start
+    done: queue.Queue[_Done] = field(default_factory=queue.Queue)
+    failed: bool = False
+
+    def until_done(self) -> None:
+        while True:
+            self._start_ready()
+            if not self.running:
+                for node in self.nodes:  # whatever did not run stays NotExecuted
+                    self._settle(node.name)
+                return
+            try:
+                finished = self.done.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            self._finish(*finished)
+
+    def _start_ready(self) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for node in self.nodes:
+                if node.name in self.settled or node.name in self.running:
+                    continue
+                readiness = self._readiness(node)
+                if readiness == "never":
+                    self._settle(node.name)
+                    progress = True
+                elif readiness == "ready" and not self.failed:
+                    if node.type in ("Condition", "Fail"):
+                        self._run_inline(node)
+                        progress = True
+                    elif len(self.running) < self.max_parallel:
+                        self._submit(node)
+                        progress = True
+
+    def _readiness(self, node: StepNode) -> str:
+        """``ready`` (every dependency succeeded, its branch taken), ``never``, or ``wait``."""
+        if node.branch_of is not None:
+            condition, branch = node.branch_of
+            if condition in self.settled and self.chosen.get(condition) is not branch:
+                return "never"
+        for name in node.depends_on:
+            if name in self.settled and self.records[name].status != SUCCEEDED:
+                return "never"
+        if node.branch_of is not None and node.branch_of[0] not in self.settled:
+            return "wait"
+        if all(
+            name in self.settled and self.records[name].status == SUCCEEDED
+            for name in node.depends_on
+        ):
+            return "ready" if not self.failed else "never"
+        return "wait"
+
+    def _run_inline(self, node: StepNode) -> None:
+        """Condition and Fail steps: evaluated here, at once, as the service does."""
+        self.reporter.started(node)
+        began = time.perf_counter()
+        record = self.records[node.name]
+        try:
+            self.context.execution["CurrentDateTime"] = _now()
+            _control_flow(node, self.context, self.chosen)
+            record.status = SUCCEEDED
+        except Exception as error:
+            _record_failure(record, error)
+        self._ended(record, began)
+
+    def _submit(self, node: StepNode) -> None:
+        """Resolve the step's arguments here, run its handler on a worker thread."""
+        self.reporter.started(node)
+        began = time.perf_counter()
+        self.running[node.name] = began
+        try:
+            invocation = self._invocation(node)
+        except Exception as error:
+            self.done.put((node.name, None, error, began))
+            return
+        handler = self.handlers[node.type]
+
+        def work() -> None:
+            try:
+                outcome = handler(invocation)
+            except BaseException as error:  # reported on the calling thread
+                self.done.put((node.name, None, error, began))
+            else:
+                self.done.put((node.name, outcome, None, began))
+
+        threading.Thread(target=work, name=f"step-{node.name}", daemon=True).start()
+
+    def _invocation(self, node: StepNode) -> StepInvocation:
+        self.context.execution["CurrentDateTime"] = _now()
+        ignored = unsupported_step_keys(node.definition)
+        if ignored:
+            raise StepFailed(f"not supported locally: {', '.join(ignored)}")
+        if node.type not in self.handlers:
+            raise StepFailed(f"not supported locally: Type={node.type}")
+        execution_id, account, region = self.execution
+        return StepInvocation(
+            name=node.name,
+            type=node.type,
+            arguments=resolve(node.definition.get("Arguments", {}), self.context),
+            definition=node.definition,
+            execution_id=execution_id,
+            account=account,
+            region=region,
+        )
+
+    def _finish(
+        self, name: str, outcome: StepOutcome | None, error: BaseException | None, began: float
+    ) -> None:
+        record = self.records[name]
+        del self.running[name]
+        if isinstance(error, KeyboardInterrupt):
+            raise KeyboardInterrupt
+        if outcome is not None:
+            try:
+                node = next(node for node in self.nodes if node.name == name)
+                self.context.steps[name] = outcome.properties
+                for property_file in node.definition.get("PropertyFiles", []):
+                    _load_property_file(
+                        name, property_file, outcome.properties, self.context, self.read_json
+                    )
+                record.status = SUCCEEDED
+            except Exception as failure:
+                _record_failure(record, failure)
+        elif self.cancel.is_set():
+            record.status, record.failure_reason = STOPPED, "interrupted (Ctrl-C)"
+        elif error is not None:
+            _record_failure(record, error)
+        self._ended(record, began)
+
+    def _ended(self, record: StepRecord, began: float) -> None:
+        """A step that ran is over: timed, settled and reported."""
+        record.seconds = round(time.perf_counter() - began, 3)
+        self.settled.add(record.name)
+        self.failed = self.failed or record.status == FAILED
+        self.reporter.finished(record)
+
+    def _settle(self, name: str) -> None:
+        """A step that will never run (a dependency failed, its branch was not taken)."""
+        if name not in self.settled:
+            self.settled.add(name)
+            self.reporter.settled(name)
+
+    def stop_running(self) -> None:
+        """Ctrl-C: kill what runs (handlers see ``cancel``), wait for it, record it Stopped."""
+        self.cancel.set()
+        deadline = time.monotonic() + _STOP_GRACE_SECONDS
+        while self.running and time.monotonic() < deadline:
+            try:
+                name, _, _, began = self.done.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            self._stopped(name, began)
+        for name, began in list(self.running.items()):  # still busy (in-process work)
+            self._stopped(name, began)
+
+    def _stopped(self, name: str, began: float) -> None:
+        record = self.records[name]
+        self.running.pop(name, None)
+        record.status, record.failure_reason = STOPPED, "interrupted (Ctrl-C)"
+        self._ended(record, began)
+
+
+_STOP_GRACE_SECONDS = 15.0
+
+
+class _InOrder:
+    """Tells the observer about steps in definition order, whatever order they run in.
+
+    A step's start is announced when every earlier step has started or will never run; its
+    end once every earlier step has ended (or never ran).
+    """
+
+    def __init__(self, nodes: list[StepNode], observer: ExecutionObserver) -> None:
+        self.order = [node.name for node in nodes]
+        self.types = {node.name: node.type for node in nodes}
+        self.observer = observer
+        self.started_steps: set[str] = set()
+        self.ended: dict[str, StepRecord | None] = {}  # None: never ran
+        self.announced_start = 0
+        self.announced_end = 0
+
+    def started(self, node: StepNode) -> None:
+        self.started_steps.add(node.name)
+        self._flush()
+
+    def finished(self, record: StepRecord) -> None:
+        self.ended[record.name] = record
+        self._flush()
+
+    def settled(self, name: str) -> None:
+        self.ended.setdefault(name, None)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.announced_start < len(self.order):
+            name = self.order[self.announced_start]
+            if name in self.started_steps:
+                self.observer.step_started(name, self.types[name])
+            elif name not in self.ended:
+                break
+            self.announced_start += 1
+        while self.announced_end < min(self.announced_start, len(self.order)):
+            name = self.order[self.announced_end]
+            if name not in self.ended:
+                break
+            record = self.ended[name]
+            if record is not None:
+                self.observer.step_finished(record)
+            self.announced_end += 1
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _record_failure(record: StepRecord, error: BaseException) -> None:
+    if isinstance(error, StepFailed):
+        record.status, record.failure_reason = FAILED, error.reason
+    elif isinstance(error, ExpressionError):
+        record.status, record.failure_reason = FAILED, f"cannot resolve arguments: {error}"
+    else:  # a handler bug or an AWS error: still a failed step
+        record.status, record.failure_reason = FAILED, f"{type(error).__name__}: {error}"
+
+
+def _control_flow(node: StepNode, context: EvaluationContext, chosen: dict[str, bool]) -> None:
     ignored = unsupported_step_keys(node.definition)
     if ignored:
         raise StepFailed(f"not supported locally: {', '.join(ignored)}")
@@ -207,28 +443,9 @@ def _run_step(
         chosen[node.name] = holds
         context.steps[node.name] = {"Outcome": "True" if holds else "False"}
         return
-    if node.type == "Fail":
-        message = resolve(node.definition.get("Arguments", {}).get("ErrorMessage", ""), context)
-        context.steps[node.name] = {"ErrorMessage": message}
-        raise StepFailed(str(message) or f"step {node.name} is a Fail step")
-    handler = handlers.get(node.type)
-    if handler is None:
-        raise StepFailed(f"not supported locally: Type={node.type}")
-    arguments = resolve(node.definition.get("Arguments", {}), context)
-    execution_id, account, region = execution
-    invocation = StepInvocation(
-        name=node.name,
-        type=node.type,
-        arguments=arguments,
-        definition=node.definition,
-        execution_id=execution_id,
-        account=account,
-        region=region,
-    )
-    outcome = handler(invocation)
-    context.steps[node.name] = outcome.properties
-    for property_file in node.definition.get("PropertyFiles", []):
-        _load_property_file(node.name, property_file, outcome.properties, context, read_json)
+    message = resolve(node.definition.get("Arguments", {}).get("ErrorMessage", ""), context)
+    context.steps[node.name] = {"ErrorMessage": message}
+    raise StepFailed(str(message) or f"step {node.name} is a Fail step")
 
 
 def _load_property_file(

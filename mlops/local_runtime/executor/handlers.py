@@ -6,7 +6,7 @@ hyperparameter that is not a string), then refuses any field the local runtime d
 implement (``not supported locally: <field>``). Processing and Training requests then run
 through the local runtime (`mlops.local_runtime.jobs`) in the environment of the image they
 name (`mlops.local_runtime.images`), the QualityCheck request through ``monitoring.baseline``
-as the model-monitor analyzer would, and RegisterModel is the very ``CreateModelPackage``
+(data quality) or ``monitoring.model_quality`` as the model-monitor analyzer would, and RegisterModel is the very ``CreateModelPackage``
 request sent to the (local or real) SageMaker API. Each handler returns the properties
 SageMaker would expose for the step (the Describe* response shape), so later ``Get``
 expressions in the definition read them exactly as on AWS.
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 from mlops.local_runtime.executor.contract import (
     IMPLEMENTED,
     STEP_APIS,
+    placement_note,
     quality_check_properties,
     rejection_reason,
     step_request,
@@ -31,35 +34,81 @@ from mlops.local_runtime.executor.contract import (
 )
 from mlops.local_runtime.executor.engine import StepFailed, StepHandler, StepInvocation, StepOutcome
 from mlops.local_runtime.jobs.container import AwsChannel
+from mlops.local_runtime.jobs.layout import LOG_NAME
 from mlops.local_runtime.jobs.process import LineCallback
+from mlops.local_runtime.jobs.warm import WarmRuntime
 
 MONITOR_IMAGE_REPOSITORY = "sagemaker-model-monitor-analyzer"
-# Environment of the model-monitor analyzer that the local baseline implements.
+# Environment of the model-monitor analyzer that the local baselines implement, by CheckType.
 _ANALYZER_ENVIRONMENT = frozenset(
     {"dataset_format", "dataset_source", "output_path", "publish_cloudwatch_metrics"}
 )
+_MODEL_QUALITY_ENVIRONMENT = _ANALYZER_ENVIRONMENT | {
+    "analysis_type",
+    "problem_type",
+    "inference_attribute",
+    "probability_attribute",
+    "ground_truth_attribute",
+    "probability_threshold_attribute",
+}
+_ANALYZER_ENVIRONMENTS = {
+    "DATA_QUALITY": _ANALYZER_ENVIRONMENT,
+    "MODEL_QUALITY": _MODEL_QUALITY_ENVIRONMENT,
+}
 
 
 @dataclass(frozen=True)
 class LocalServices:
-    """Where handlers put their work: the S3 and SageMaker clients and a scratch directory."""
+    """Where handlers put their work: the S3 and SageMaker clients and a scratch directory;
+    the warm runtime jobs may fork from (None: each job a new process) and the execution's
+    cancel flag (set on Ctrl-C: running jobs are killed)."""
 
     s3: Any
     sagemaker: Any
     work_dir: Path
     on_line: LineCallback | None = None
+    warm: WarmRuntime | None = None
+    cancel: threading.Event | None = None
 
 
 def default_handlers(services: LocalServices) -> dict[str, StepHandler]:
     """The handler for every step type the project's pipeline uses."""
-    return {
-        "Processing": lambda step: run_processing(step, services),
-        "Training": lambda step: run_training(step, services),
-        "QualityCheck": lambda step: run_quality_check(step, services),
-        "RegisterModel": lambda step: register_model(step, services),
-        "Model": lambda step: create_model(step, services),
-        "Transform": lambda step: run_transform(step, services),
+    handlers: dict[str, Callable[[StepInvocation, LocalServices], StepOutcome]] = {
+        "Processing": run_processing,
+        "Training": run_training,
+        "QualityCheck": run_quality_check,
+        "RegisterModel": register_model,
+        "Model": create_model,
+        "Transform": run_transform,
     }
+    return {
+        step_type: _noting_placement(handler, services) for step_type, handler in handlers.items()
+    }
+
+
+def _noting_placement(
+    handler: Callable[[StepInvocation, LocalServices], StepOutcome], services: LocalServices
+) -> StepHandler:
+    """``handler``, saying first (progress) and in the step's job log that a VPC placement
+    does not apply locally (contract.PLACEMENT_FIELDS)."""
+
+    def run(step: StepInvocation) -> StepOutcome:
+        api = STEP_APIS.get(step.type)
+        note = placement_note(api.operation, step.arguments) if api is not None else None
+        if note is None:
+            return handler(step, services)
+        line = f"[local] {note}"
+        if services.on_line is not None:
+            services.on_line("stdout", line)
+        try:
+            return handler(step, services)
+        finally:
+            log = services.work_dir / job_name(step) / LOG_NAME
+            if log.exists():
+                with log.open("a", encoding="utf-8") as handle:
+                    handle.write(f"{line}\n")
+
+    return run
 
 
 def job_name(step: StepInvocation) -> str:
@@ -113,6 +162,12 @@ def run_processing(step: StepInvocation, services: LocalServices) -> StepOutcome
         image=_image_environment(str(app["ImageUri"]), "AppSpecification.ImageUri"),
         image_uri=str(app["ImageUri"]),
         instance_type=str(request["ProcessingResources"]["ClusterConfig"]["InstanceType"]),
+        instance_count=int(request["ProcessingResources"]["ClusterConfig"]["InstanceCount"]),
+        input_distribution={
+            item["InputName"]: str(item["S3Input"]["S3DataDistributionType"])
+            for item in request.get("ProcessingInputs", [])
+            if "S3DataDistributionType" in item["S3Input"]
+        },
         network_isolation=bool(request.get("NetworkConfig", {}).get("EnableNetworkIsolation")),
         aws=aws_channel(services),
         region=step.region,
@@ -121,7 +176,13 @@ def run_processing(step: StepInvocation, services: LocalServices) -> StepOutcome
         timeout_seconds=_timeout(request),
     )
     try:
-        result = run_processing_job(spec, s3_client=services.s3, on_line=services.on_line)
+        result = run_processing_job(
+            spec,
+            s3_client=services.s3,
+            on_line=services.on_line,
+            warm=services.warm,
+            cancel=services.cancel,
+        )
     except JobFailed as failure:
         raise StepFailed(failure.description) from None
     properties = {
@@ -148,11 +209,7 @@ def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
             item["ChannelName"]: str(item["DataSource"]["S3DataSource"]["S3Uri"])
             for item in channels
         },
-        channel_settings={
-            item["ChannelName"]: {"ContentType": str(item["ContentType"])}
-            for item in channels
-            if "ContentType" in item
-        },
+        channel_settings={item["ChannelName"]: _channel_settings(item) for item in channels},
         output_path=str(request["OutputDataConfig"]["S3OutputPath"]),
         work_dir=services.work_dir,
         hyperparameters=dict(request.get("HyperParameters", {})),
@@ -164,6 +221,7 @@ def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
             str(algorithm["TrainingImage"]), "AlgorithmSpecification.TrainingImage"
         ),
         instance_type=str(request["ResourceConfig"]["InstanceType"]),
+        instance_count=int(request["ResourceConfig"]["InstanceCount"]),
         network_isolation=bool(request.get("EnableNetworkIsolation")),
         aws=aws_channel(services),
         region=step.region,
@@ -171,7 +229,13 @@ def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
         timeout_seconds=_timeout(request),
     )
     try:
-        result = run_training_job(spec, s3_client=services.s3, on_line=services.on_line)
+        result = run_training_job(
+            spec,
+            s3_client=services.s3,
+            on_line=services.on_line,
+            warm=services.warm,
+            cancel=services.cancel,
+        )
     except JobFailed as failure:
         raise StepFailed(failure.description) from None
     return StepOutcome(
@@ -188,13 +252,15 @@ def run_training(step: StepInvocation, services: LocalServices) -> StepOutcome:
 
 
 def run_quality_check(step: StepInvocation, services: LocalServices) -> StepOutcome:
-    """A DATA_QUALITY baseline, as the model-monitor analyzer computes it from its Environment.
+    """A DATA_QUALITY or MODEL_QUALITY baseline, as the model-monitor analyzer computes it from
+    its Environment.
 
     With ``SkipCheck`` (the first execution) the newly calculated baseline is also the one
     registered; a check against a supplied baseline is not run locally and says so.
     """
-    if step.definition.get("CheckType") != "DATA_QUALITY":
-        raise StepFailed(f"not supported locally: CheckType={step.definition.get('CheckType')}")
+    check_type = str(step.definition.get("CheckType"))
+    if check_type not in _ANALYZER_ENVIRONMENTS:
+        raise StepFailed(f"not supported locally: CheckType={check_type}")
     if str(step.definition.get("SkipCheck")).lower() != "true":
         raise StepFailed(
             "not supported locally: SkipCheck=false (drift checks against an earlier baseline; "
@@ -206,7 +272,7 @@ def run_quality_check(step: StepInvocation, services: LocalServices) -> StepOutc
     if image.rsplit("/", 1)[-1].partition(":")[0] != MONITOR_IMAGE_REPOSITORY:
         raise StepFailed(f"not supported locally: AppSpecification.ImageUri={image}")
     environment = dict(request.get("Environment", {}))
-    unknown = sorted(set(environment) - _ANALYZER_ENVIRONMENT)
+    unknown = sorted(set(environment) - _ANALYZER_ENVIRONMENTS[check_type])
     if unknown:
         raise StepFailed(
             "not supported locally: " + ", ".join(f"Environment.{key}" for key in unknown)
@@ -237,11 +303,57 @@ def run_quality_check(step: StepInvocation, services: LocalServices) -> StepOutc
         else _concatenate(data_files, root / "all.csv", header=header)
     )
     try:
-        write_baseline(data, root / "output", header=header)
+        if check_type == "MODEL_QUALITY":
+            _model_quality_baseline(data, root / "output", environment, header=header)
+        else:
+            write_baseline(data, root / "output", header=header)
+    except StepFailed:
+        raise
     except Exception as error:
         raise StepFailed(f"AlgorithmError: {error}") from None
     stage_out(root / "output", output, services.s3)
     return StepOutcome(properties={**request, **quality_check_properties(output)})
+
+
+# MonitoringProblemType → the problem types of `mlops.core.problem_types`.
+_MONITOR_PROBLEM_TYPES = {
+    "BinaryClassification": "binary",
+    "MulticlassClassification": "multiclass",
+    "Regression": "regression",
+}
+
+
+def _model_quality_baseline(
+    data: Path, out_dir: Path, environment: dict[str, str], *, header: bool
+) -> None:
+    """The analyzer's MODEL_QUALITY baselining (``monitoring.model_quality``) of a dataset with
+    a header, its columns named by the attribute variables."""
+    from monitoring.model_quality import write_model_quality_baseline
+
+    if environment.get("analysis_type") != "MODEL_QUALITY":
+        raise StepFailed(
+            f"ClientError: analysis_type is {environment.get('analysis_type')!r}, the "
+            "MODEL_QUALITY check needs MODEL_QUALITY"
+        )
+    problem_type = _MONITOR_PROBLEM_TYPES.get(environment.get("problem_type", ""))
+    if problem_type is None:
+        raise StepFailed(f"ClientError: problem_type {environment.get('problem_type')!r}")
+    inference = environment.get("inference_attribute")
+    truth = environment.get("ground_truth_attribute")
+    if not header or not inference or not truth:
+        raise StepFailed(
+            "not supported locally: a model-quality dataset without a header, or without "
+            "inference_attribute and ground_truth_attribute column names"
+        )
+    write_model_quality_baseline(
+        data,
+        out_dir,
+        problem_type=problem_type,  # type: ignore[arg-type]
+        inference_attribute=inference,
+        ground_truth_attribute=truth,
+        probability_attribute=environment.get("probability_attribute"),
+        probability_threshold=float(environment.get("probability_threshold_attribute", 0.5)),
+    )
 
 
 def register_model(step: StepInvocation, services: LocalServices) -> StepOutcome:
@@ -334,6 +446,15 @@ def aws_channel(services: LocalServices) -> AwsChannel | None:
         access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
         secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
     )
+
+
+def _channel_settings(channel: dict[str, Any]) -> dict[str, str]:
+    """What ``inputdataconfig.json`` reports of a channel: its content type, distribution."""
+    settings = {"ContentType": str(channel["ContentType"])} if "ContentType" in channel else {}
+    source = channel.get("DataSource", {}).get("S3DataSource", {})
+    if "S3DataDistributionType" in source:
+        settings["S3DataDistributionType"] = str(source["S3DataDistributionType"])
+    return settings
 
 
 def _image_environment(uri: str, field: str) -> Any:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -28,6 +30,7 @@ from mlops.core.s3uri import split_s3_uri
 from mlops.core.settings import ProjectSettings
 from mlops.local_runtime.aws import DEFAULT_STATE_DIR, client, ensure_bucket, ensure_local_aws
 from mlops.local_runtime.executor.artifacts import LocalArtifacts, collect_artifacts
+from mlops.local_runtime.executor.definition_cache import cached_definition
 from mlops.local_runtime.executor.engine import (
     SUCCEEDED,
     ExecutionInterrupted,
@@ -36,18 +39,21 @@ from mlops.local_runtime.executor.engine import (
     execute,
 )
 from mlops.local_runtime.executor.handlers import LocalServices, default_handlers, job_name_for
+from mlops.local_runtime.jobs.warm import WarmRuntime, default_warm_runtime
 from sagemaker_pipelines.definition import (
     CHECK_METRIC,
     REGISTER,
     THRESHOLD_PARAMETER,
     TRAIN,
     CodeLocations,
-    build_definition,
 )
 
 SUMMARY_FILE = "summary.json"
 DEFINITION_FILE = "definition.json"
 REPORT_FILE = "report.html"
+DEFINITION_CACHE_DIR = "definitions"
+INPUT_PARAMETER = "InputDataUrl"
+MAX_PARALLEL_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -206,33 +212,48 @@ def run_local_pipeline(
     started = datetime.now(UTC).isoformat(timespec="seconds")
 
     code = upload_code(s3, bucket, out_dir / "work" / "code")
-    input_uri = upload_input(s3, bucket, data, execution_id)
-    definition = build_definition(
+    input_uri = upload_input(s3, bucket, data)
+    # As on AWS: one deployed definition (its default input the bucket's input/ prefix), and
+    # this execution's input as the InputDataUrl parameter. The definition then depends only
+    # on the settings and the code, and is built once per change of them.
+    definition = cached_definition(
         settings,
+        cache_dir=state_dir / DEFINITION_CACHE_DIR,
         role_arn=settings.names.local_pipeline_role_arn,
         artifact_bucket=bucket,
-        default_input_uri=input_uri,
+        default_input_uri=f"s3://{bucket}/input/",
         code=code,
     )
     (out_dir / DEFINITION_FILE).write_text(definition)
+    warm = default_warm_runtime()
+    if warm is not None:
+        prewarm_images(json.loads(definition), warm)
 
     context = _RunContext(settings, input_uri, started, dict(overrides or {}), out_dir)
     summary_path = out_dir / SUMMARY_FILE
+    cancel = threading.Event()
     try:
         result = execute(
             definition,
             handlers=default_handlers(
                 LocalServices(
-                    s3=s3, sagemaker=sagemaker, work_dir=out_dir / "work", on_line=on_line
+                    s3=s3,
+                    sagemaker=sagemaker,
+                    work_dir=out_dir / "work",
+                    on_line=on_line,
+                    warm=warm,
+                    cancel=cancel,
                 )
             ),
             execution_id=execution_id,
             pipeline_name=settings.names.pipeline,
-            overrides=overrides,
+            overrides={INPUT_PARAMETER: input_uri, **(overrides or {})},
             read_json=lambda uri: read_s3_json(s3, uri),
             observer=observer,
             account=LOCAL_ACCOUNT,
             region=settings.region,
+            max_parallel=parallel_steps(),
+            cancel=cancel,
         )
     except ExecutionInterrupted as interrupted:  # record where it stopped, then keep stopping
         stopped = context.summary(interrupted.result, _logs_only(interrupted.result, out_dir))
@@ -250,6 +271,43 @@ def run_local_pipeline(
 
 def new_execution_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+def parallel_steps() -> int:
+    """How many steps run at once: SageMaker runs every ready step; here the cores bound it
+    (each step is at least one busy process), at most `MAX_PARALLEL_STEPS`."""
+    return max(1, min(MAX_PARALLEL_STEPS, os.cpu_count() or 1))
+
+
+def prewarm_images(definition: dict[str, Any], warm: WarmRuntime) -> None:
+    """Start the warm runtime of every image the definition's jobs name, without waiting:
+    their imports overlap the steps before the first job of each image."""
+    from mlops.local_runtime.images import (
+        ImageEnvironmentError,
+        UnknownImageError,
+        image_environment,
+        image_for_uri,
+    )
+
+    for uri in sorted(_image_uris(definition)):
+        try:
+            warm.prewarm(image_environment(image_for_uri(uri)))
+        except (UnknownImageError, ImageEnvironmentError, OSError):
+            continue  # the step that names it reports the problem
+
+
+def _image_uris(value: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("ImageUri", "TrainingImage") and isinstance(item, str):
+                found.add(item)
+            else:
+                found |= _image_uris(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _image_uris(item)
+    return found
 
 
 def _finish(
@@ -369,19 +427,26 @@ def upload_code(s3: Any, bucket: str, scratch: Path) -> CodeLocations:
         preprocess=_upload_content_addressed(s3, bucket, scripts["preprocess"]),
         evaluate=_upload_content_addressed(s3, bucket, scripts["evaluate"]),
         training_source=_upload_content_addressed(s3, bucket, tarball),
+        clarify=_upload_content_addressed(s3, bucket, scripts["clarify"]),
     )
 
 
-def upload_input(s3: Any, bucket: str, data: Path | str, execution_id: str) -> str:
-    """The input prefix: an s3:// URI as given, or a local file uploaded under its own prefix."""
+def upload_input(s3: Any, bucket: str, data: Path | str) -> str:
+    """The input prefix: an s3:// URI as given, or a local file uploaded under its own prefix,
+    named by a hash of its name and content (the same file is uploaded once: a second run on
+    it, the inner loop, moves no data)."""
     if isinstance(data, str) and data.startswith("s3://"):
         return data
     path = Path(data)
     if not path.is_file():
         raise FileNotFoundError(f"no data file at {path}")
-    key = f"input/{execution_id}/{path.name}"
-    s3.upload_file(str(path), bucket, key)
-    return f"s3://{bucket}/input/{execution_id}/"
+    digest = hashlib.sha256(path.name.encode())
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    prefix = f"input/{digest.hexdigest()[:16]}"
+    _upload_once(s3, bucket, f"{prefix}/{path.name}", path)
+    return f"s3://{bucket}/{prefix}/"
 
 
 def read_s3_json(s3: Any, uri: str) -> Any:
@@ -398,5 +463,15 @@ def _text(path: Path | None) -> str | None:
 def _upload_content_addressed(s3: Any, bucket: str, path: Path) -> str:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     key = f"code/{digest}/{path.name}"
-    s3.upload_file(str(path), bucket, key)
+    _upload_once(s3, bucket, key, path)
     return f"s3://{bucket}/{key}"
+
+
+def _upload_once(s3: Any, bucket: str, key: str, path: Path) -> None:
+    """Upload unless an object of the same size is already at the (content-addressed) key."""
+    try:
+        if int(s3.head_object(Bucket=bucket, Key=key)["ContentLength"]) == path.stat().st_size:
+            return
+    except ClientError:
+        pass
+    s3.upload_file(str(path), bucket, key)

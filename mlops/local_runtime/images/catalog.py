@@ -25,6 +25,8 @@ from mlops.local_runtime.images.environments import (
 IMAGES_DIR = Path(__file__).resolve().parent
 _MANIFEST = "pyproject.toml"
 _LOCK = "uv.lock"
+# Outside the manifest on purpose: the preload list is not part of the environment's lock hash.
+_PRELOAD = "preload.txt"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class ImageSpec:
     launcher: str
     pins: tuple[str, ...]
     scripts: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
 
     @property
     def lock_file(self) -> Path:
@@ -89,7 +92,12 @@ def image_for_uri(uri: str) -> ImageSpec:
 def image_environment(image: ImageSpec, cache_dir: Path | None = None) -> ImageEnvironment:
     """The created environment of ``image`` with the image's ENV lines (what jobs run in)."""
     created = ensure_environment(image.locked, cache_dir)
-    return ImageEnvironment(locked=created.locked, root=created.root, environment=image.environment)
+    return ImageEnvironment(
+        locked=created.locked,
+        root=created.root,
+        environment=image.environment,
+        preload=image.preload,
+    )
 
 
 def _read(folder: Path) -> ImageSpec:
@@ -107,4 +115,13 @@ def _read(folder: Path) -> ImageSpec:
         launcher=str(table["launcher"]),
         pins=tuple(str(item) for item in manifest["project"]["dependencies"]),
         scripts=tuple(str(item) for item in table.get("scripts", [])),
+        preload=_preload(folder / _PRELOAD),
     )
+
+
+def _preload(path: Path) -> tuple[str, ...]:
+    """Module names, one a line (``#`` comments); none when the image has no such file."""
+    if not path.is_file():
+        return ()
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return tuple(line for line in lines if line)

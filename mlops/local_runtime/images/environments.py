@@ -68,6 +68,8 @@ class ImageEnvironment:
     locked: LockedFolder
     root: Path
     environment: Mapping[str, str] = field(default_factory=dict)  # the image's ENV lines
+    # Modules the image's scripts import, which the warm runtime imports once (`jobs.warm`).
+    preload: tuple[str, ...] = ()
 
     @property
     def bin_dir(self) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,18 +46,23 @@ INSTANCE_GROUP = "homogeneousCluster"
 _MESSAGE_LIMIT_BYTES = 1024  # ExitMessage / FailureReason hold the first 1 KB
 
 
-def resource_config(instance_type: str) -> dict[str, Any]:
-    """``resourceconfig.json`` of a one-instance job, as the service writes it."""
+def resource_config(
+    instance_type: str,
+    *,
+    current_host: str = CURRENT_HOST,
+    hosts: Sequence[str] = (CURRENT_HOST,),
+) -> dict[str, Any]:
+    """``resourceconfig.json`` as the service writes it on ``current_host`` of ``hosts``."""
     return {
-        "current_host": CURRENT_HOST,
+        "current_host": current_host,
         "current_instance_type": instance_type,
         "current_group_name": INSTANCE_GROUP,
-        "hosts": [CURRENT_HOST],
+        "hosts": list(hosts),
         "instance_groups": [
             {
                 "instance_group_name": INSTANCE_GROUP,
                 "instance_type": instance_type,
-                "hosts": [CURRENT_HOST],
+                "hosts": list(hosts),
             }
         ],
         "network_interface_name": "eth0",

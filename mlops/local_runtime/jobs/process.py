@@ -3,8 +3,11 @@
 The command is run as given (its program looked up on the job's own PATH, not the caller's),
 in the job's environment only. Output is streamed line by line to a log file (what CloudWatch
 would hold) and to an optional callback for live progress; the tail of stderr is kept for
-messages about how the process ended. The child runs in its own session so a timeout kills
-the whole process group, not just the interpreter.
+messages about how the process ended. The child runs in its own session so a timeout, a
+cancel (another step of the execution was interrupted) or Ctrl-C kills the whole process
+group, not just the interpreter. A `WarmLauncher` (the warm runtime,
+`mlops.local_runtime.jobs.warm`) may run the command forked from a process that has already
+imported the image's libraries; when it declines, the command runs as a new process.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 LineCallback = Callable[[str, str], None]
 """Called with (stream name "stdout" | "stderr", line without newline) as the script prints."""
 
-_STDERR_TAIL_LINES = 50
+STDERR_TAIL_LINES = 50
+_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,23 @@ class ProcessOutcome:
         return None
 
 
+class WarmLauncher(Protocol):
+    """Runs a command forked from a warm process, or declines (None: nothing started)."""
+
+    def __call__(
+        self,
+        command: Sequence[str],
+        program: str,
+        *,
+        env: Mapping[str, str],
+        cwd: Path,
+        log_file: Path,
+        timeout_seconds: float | None,
+        on_line: LineCallback | None,
+        cancel: threading.Event | None,
+    ) -> ProcessOutcome | None: ...
+
+
 class CommandNotFound(FileNotFoundError):  # noqa: N818 - reads as the container runtime's error
     """The entry point's program is not on the job's PATH (the container would not start)."""
 
@@ -64,15 +85,31 @@ def run_command(
     log_file: Path,
     timeout_seconds: float | None = None,
     on_line: LineCallback | None = None,
+    cancel: threading.Event | None = None,
+    warm: WarmLauncher | None = None,
 ) -> ProcessOutcome:
-    """Run ``command`` (program looked up on ``env["PATH"]``) and wait for it."""
+    """Run ``command`` (program looked up on ``env["PATH"]``) and wait for it; ``cancel`` set
+    kills it (its outcome then reads as killed by SIGKILL)."""
     if not command:
         raise CommandNotFound("the container has no entry point")
     program = shutil.which(command[0], path=env.get("PATH", ""))
     if program is None:
         raise CommandNotFound(f"executable file not found in $PATH: {command[0]}")
+    if warm is not None:
+        outcome = warm(
+            command,
+            program,
+            env=env,
+            cwd=cwd,
+            log_file=log_file,
+            timeout_seconds=timeout_seconds,
+            on_line=on_line,
+            cancel=cancel,
+        )
+        if outcome is not None:
+            return outcome
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=_STDERR_TAIL_LINES)
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
     log_lock = threading.Lock()
     started = time.monotonic()
     with log_file.open("w", encoding="utf-8") as log:
@@ -90,12 +127,12 @@ def run_command(
             raise RuntimeError("subprocess pipes were not created")
         readers = [
             threading.Thread(
-                target=_pump,
+                target=pump_lines,
                 args=(process.stdout, "stdout", log, log_lock, on_line, None),
                 daemon=True,
             ),
             threading.Thread(
-                target=_pump,
+                target=pump_lines,
                 args=(process.stderr, "stderr", log, log_lock, on_line, stderr_tail),
                 daemon=True,
             ),
@@ -104,11 +141,7 @@ def run_command(
             reader.start()
         timed_out = False
         try:
-            process.wait(timeout=timeout_seconds)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(process)
-            process.wait()
+            timed_out = _wait(process, started, timeout_seconds, cancel)
         except BaseException:
             _kill_group(process)
             process.wait()
@@ -123,7 +156,33 @@ def run_command(
     )
 
 
-def _pump(
+def _wait(
+    process: subprocess.Popen[bytes],
+    started: float,
+    timeout_seconds: float | None,
+    cancel: threading.Event | None,
+) -> bool:
+    """Wait for the process; kill its group on timeout (returns True) or cancel."""
+    while True:
+        remaining = (
+            None if timeout_seconds is None else started + timeout_seconds - time.monotonic()
+        )
+        if remaining is not None and remaining <= 0:
+            _kill_group(process)
+            process.wait()
+            return True
+        step = remaining if cancel is None else min(_POLL_SECONDS, remaining or _POLL_SECONDS)
+        try:
+            process.wait(timeout=step)
+            return False
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                _kill_group(process)
+                process.wait()
+                return False
+
+
+def pump_lines(
     stream: IO[bytes],
     name: str,
     log: IO[str],

@@ -15,6 +15,7 @@ non-zero exit fails the job with the service's ``FailureReason``
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,14 @@ from mlops.local_runtime.jobs.container import (
     interpreter_dir,
 )
 from mlops.local_runtime.jobs.errors import JobFailed
+from mlops.local_runtime.jobs.hosts import (
+    Cluster,
+    HostOutputClash,
+    combine_logs,
+    first_failure,
+    merge_host_dirs,
+    run_hosts,
+)
 from mlops.local_runtime.jobs.layout import (
     LOG_NAME,
     NotUtf8Error,
@@ -38,8 +47,14 @@ from mlops.local_runtime.jobs.layout import (
     read_exit_message,
     resource_config,
 )
-from mlops.local_runtime.jobs.process import CommandNotFound, LineCallback, run_command
+from mlops.local_runtime.jobs.process import (
+    CommandNotFound,
+    LineCallback,
+    ProcessOutcome,
+    run_command,
+)
 from mlops.local_runtime.jobs.staging import stage_in, stage_out
+from mlops.local_runtime.jobs.warm import WarmRuntime, warm_launcher
 
 CONTAINER_ROOT = "/opt/ml/processing"
 CODE_INPUT = "code"
@@ -61,6 +76,8 @@ class ProcessingJobSpec:
     ``aws`` reaches the job only when ``network_isolation`` is off. ``code`` is the SDK's
     ScriptProcessor shorthand: that file as the ``code`` input at ``/opt/ml/processing/input/
     code`` and ``python3 /opt/ml/processing/input/code/<file>`` as the entry point.
+    ``instance_count`` hosts run the job; ``input_distribution`` maps an input name to its
+    ``S3DataDistributionType`` (``ShardedByS3Key`` splits its objects among the hosts).
     """
 
     name: str
@@ -74,6 +91,8 @@ class ProcessingJobSpec:
     image: ImageEnvironment | None = None
     image_uri: str = ""
     instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
+    input_distribution: Mapping[str, str] = field(default_factory=dict)
     network_isolation: bool = False
     aws: AwsChannel | None = None
     region: str = "us-east-1"
@@ -100,11 +119,96 @@ def run_processing_job(
     *,
     s3_client: Any = None,
     on_line: LineCallback | None = None,
+    warm: WarmRuntime | None = None,
+    cancel: threading.Event | None = None,
 ) -> ProcessingJobResult:
     """Stage, run and collect one processing job; raises JobFailed as DescribeProcessingJob
-    would report the failure."""
+    would report the failure.
+
+    With ``instance_count`` N > 1, N hosts run at once (`mlops.local_runtime.jobs.hosts`),
+    each with its part of every ``ShardedByS3Key`` input; each output publishes the union of
+    what the hosts wrote at its ``LocalPath`` (two hosts writing one file name fail the job).
+    """
     spec = with_code_shorthand(spec)
     root = fresh_job_root(spec.work_dir, spec.name)
+    try:
+        cluster = Cluster.of(spec.instance_count)
+    except ValueError as error:
+        raise JobFailed(spec.name, f"ClientError: {error}") from None
+    hosts = {host: _prepare_host(spec, cluster, host, root, s3_client) for host in cluster.hosts}
+
+    def launch(host: str, stop: threading.Event) -> ProcessOutcome:
+        prepared = hosts[host]
+        rerooting = prepared.rerooting
+        return run_command(
+            rerooting.values(spec.entrypoint) + rerooting.values(spec.arguments),
+            env=prepared.env,
+            cwd=rerooting.path(CONTAINER_ROOT),
+            log_file=prepared.root / LOG_NAME,
+            timeout_seconds=spec.timeout_seconds,
+            on_line=on_line,
+            cancel=stop,
+            warm=warm_launcher(warm, spec.image),
+        )
+
+    try:
+        outcomes = run_hosts(cluster.hosts, launch, cancel)
+    except CommandNotFound as error:
+        raise JobFailed(spec.name, f"ClientError: {error}") from error
+    log_file = root / LOG_NAME
+    if cluster.multi:
+        combine_logs([(host, hosts[host].root / LOG_NAME) for host in cluster.hosts], log_file)
+    failed = first_failure(outcomes)
+    reporting = hosts[failed if failed is not None else cluster.hosts[0]]
+    try:
+        exit_message = read_exit_message(reporting.root / "output" / "message")
+    except NotUtf8Error as error:
+        raise JobFailed(spec.name, str(error)) from None
+    if failed is not None:
+        reason = outcomes[failed].stopped_reason(spec.timeout_seconds) or ALGORITHM_ERROR
+        raise JobFailed(spec.name, reason, exit_message=exit_message)
+
+    local_outputs = {name: hosts[cluster.hosts[0]].outputs[name] for name in spec.outputs}
+    if cluster.multi:
+        try:
+            for name, (path, _) in spec.outputs.items():
+                local_outputs[name] = root / "outputs" / name
+                merge_host_dirs(
+                    [(host, hosts[host].outputs[name]) for host in cluster.hosts],
+                    local_outputs[name],
+                    f"output {name} ({path})",
+                )
+        except HostOutputClash as error:
+            raise JobFailed(spec.name, ALGORITHM_ERROR, exit_message=str(error)) from None
+    published: dict[str, str] = {}
+    for name, (_, destination) in spec.outputs.items():
+        stage_out(local_outputs[name], destination, s3_client)
+        published[name] = describe(destination)
+    return ProcessingJobResult(
+        name=spec.name,
+        outputs=published,
+        local_outputs=local_outputs,
+        log_file=log_file,
+        seconds=max(outcome.seconds for outcome in outcomes.values()),
+        exit_message=exit_message,
+    )
+
+
+@dataclass(frozen=True)
+class _PreparedHost:
+    """One host's staged ``/opt/ml``: its output directories and its environment."""
+
+    root: Path
+    rerooting: Rerooting
+    outputs: dict[str, Path]
+    env: dict[str, str]
+
+
+def _prepare_host(
+    spec: ProcessingJobSpec, cluster: Cluster, host: str, job_root: Path, s3_client: Any
+) -> _PreparedHost:
+    """What SageMaker does on one instance before the container starts."""
+    root = cluster.root(job_root, host)
     rerooting = Rerooting(root)
     local_outputs = {
         name: container_to_local(rerooting, path) for name, (path, _) in spec.outputs.items()
@@ -114,12 +218,13 @@ def run_processing_job(
     }
     try:
         for name, (source, _) in spec.inputs.items():
-            stage_in(source, input_dirs[name], s3_client)
+            shard = cluster.shard(host, spec.input_distribution.get(name))
+            stage_in(source, input_dirs[name], s3_client, shard)
     except (FileNotFoundError, ValueError) as error:
         raise JobFailed(spec.name, f"ClientError: {error}") from error
     for path in local_outputs.values():
         path.mkdir(parents=True, exist_ok=True)
-    _write_configs(root / "config", spec)
+    _write_configs(root / "config", spec, cluster.hosts, host)
     (root / "output").mkdir(exist_ok=True)
 
     env = container_environment(
@@ -134,38 +239,8 @@ def run_processing_job(
     if not spec.image:
         env.setdefault("PYTHONUNBUFFERED", "1")
     env[PROCESSING_ROOT_ENV] = str(rerooting.path(CONTAINER_ROOT))
-    log_file = root / LOG_NAME
-    try:
-        outcome = run_command(
-            rerooting.values(spec.entrypoint) + rerooting.values(spec.arguments),
-            env=env,
-            cwd=rerooting.path(CONTAINER_ROOT),
-            log_file=log_file,
-            timeout_seconds=spec.timeout_seconds,
-            on_line=on_line,
-        )
-    except CommandNotFound as error:
-        raise JobFailed(spec.name, f"ClientError: {error}") from error
-    try:
-        exit_message = read_exit_message(root / "output" / "message")
-    except NotUtf8Error as error:
-        raise JobFailed(spec.name, str(error)) from None
-    if not outcome.succeeded:
-        reason = outcome.stopped_reason(spec.timeout_seconds) or ALGORITHM_ERROR
-        raise JobFailed(spec.name, reason, exit_message=exit_message)
-
-    published: dict[str, str] = {}
-    for name, (_, destination) in spec.outputs.items():
-        stage_out(local_outputs[name], destination, s3_client)
-        published[name] = describe(destination)
-    return ProcessingJobResult(
-        name=spec.name,
-        outputs=published,
-        local_outputs=local_outputs,
-        log_file=log_file,
-        seconds=outcome.seconds,
-        exit_message=exit_message,
-    )
+    env.update(cluster.environment())
+    return _PreparedHost(root=root, rerooting=rerooting, outputs=local_outputs, env=env)
 
 
 def with_code_shorthand(spec: ProcessingJobSpec) -> ProcessingJobSpec:
@@ -208,7 +283,7 @@ def processing_job_config(spec: ProcessingJobSpec) -> dict[str, Any]:
                     "LocalPath": local_path,
                     "S3DataType": "S3Prefix",
                     "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
+                    "S3DataDistributionType": spec.input_distribution.get(name, "FullyReplicated"),
                     "S3CompressionType": "None",
                 },
             }
@@ -230,7 +305,7 @@ def processing_job_config(spec: ProcessingJobSpec) -> dict[str, Any]:
         },
         "ProcessingResources": {
             "ClusterConfig": {
-                "InstanceCount": 1,
+                "InstanceCount": spec.instance_count,
                 "InstanceType": spec.instance_type,
                 "VolumeSizeInGB": 30,
             }
@@ -247,9 +322,13 @@ def processing_job_config(spec: ProcessingJobSpec) -> dict[str, Any]:
     return request
 
 
-def _write_configs(config_dir: Path, spec: ProcessingJobSpec) -> None:
+def _write_configs(
+    config_dir: Path, spec: ProcessingJobSpec, hosts: Sequence[str], current_host: str
+) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "processingjobconfig.json").write_text(
         json.dumps(processing_job_config(spec), default=str)
     )
-    (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(spec.instance_type)))
+    (config_dir / "resourceconfig.json").write_text(
+        json.dumps(resource_config(spec.instance_type, current_host=current_host, hosts=hosts))
+    )

@@ -4,12 +4,17 @@ The semantics follow SageMaker's File mode: an S3 URI naming one object stages t
 by its base name; otherwise the URI is a key prefix and every object under it is staged at its
 path relative to the prefix. Outputs go the other way, one object per file. A local path
 stands in for an S3 location anywhere, so the same job runs with or without the local AWS.
+
+``ShardedByS3Key`` (a `Shard`): of the objects in key order, host ``i`` of ``n`` gets those at
+positions ``i, i + n, i + 2n, …`` — every object goes to exactly one host, and a host may get
+none (SageMaker documents a subset per instance, not which; this is the local choice).
 """
 
 from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -33,28 +38,45 @@ def require_client(s3: Any, location: Location) -> Any:
     return s3
 
 
-def stage_in(location: Location, dest_dir: Path, s3: Any = None) -> list[Path]:
+@dataclass(frozen=True)
+class Shard:
+    """Host ``index`` (0-based) of ``count``: which objects a ``ShardedByS3Key`` input gives it."""
+
+    index: int
+    count: int
+
+    def takes(self, position: int) -> bool:
+        return position % self.count == self.index
+
+
+def stage_in(
+    location: Location, dest_dir: Path, s3: Any = None, shard: Shard | None = None
+) -> list[Path]:
     """Copy the data at ``location`` into ``dest_dir``; returns the staged files.
 
     Raises FileNotFoundError when nothing is there (SageMaker fails such a job before it
-    starts, and so does the caller).
+    starts, and so does the caller); with a ``shard``, this host's part may be empty.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
     if is_s3(location):
-        return _download(require_client(s3, location), str(location), dest_dir)
+        return _download(require_client(s3, location), str(location), dest_dir, shard)
     source = Path(location)
     if source.is_file():
+        if shard is not None and not shard.takes(0):
+            return []
         target = dest_dir / source.name
         shutil.copy2(source, target)
         return [target]
     if source.is_dir():
         staged = []
-        for path in sorted(source.rglob("*")):
-            if path.is_file():
-                target = dest_dir / path.relative_to(source)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
-                staged.append(target)
+        files = [path for path in sorted(source.rglob("*")) if path.is_file()]
+        for position, path in enumerate(files):
+            if shard is not None and not shard.takes(position):
+                continue
+            target = dest_dir / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            staged.append(target)
         return staged
     raise FileNotFoundError(f"no file or directory at {source}")
 
@@ -112,14 +134,17 @@ def publish_file(path: Path, location: Location, s3: Any = None) -> str:
     return str(target)
 
 
-def _download(s3: Any, uri: str, dest_dir: Path) -> list[Path]:
+def _download(s3: Any, uri: str, dest_dir: Path, shard: Shard | None) -> list[Path]:
     bucket, key = split_s3_uri(uri)
     if key and not key.endswith("/") and _object_exists(s3, bucket, key):
+        if shard is not None and not shard.takes(0):
+            return []
         target = dest_dir / PurePosixPath(key).name
         s3.download_file(bucket, key, str(target))
         return [target]
     prefix = key if not key or key.endswith("/") else f"{key}/"
     staged = []
+    position = 0
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
@@ -130,11 +155,14 @@ def _download(s3: Any, uri: str, dest_dir: Path) -> list[Path]:
             parts = PurePosixPath(relative).parts
             if ".." in parts:
                 raise FileNotFoundError(f"S3 key {object_key!r} escapes its prefix")
+            position += 1
+            if shard is not None and not shard.takes(position - 1):
+                continue
             target = dest_dir.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             s3.download_file(bucket, object_key, str(target))
             staged.append(target)
-    if not staged:
+    if not position:
         raise FileNotFoundError(f"no S3 objects found under {uri}")
     return sorted(staged)
 

@@ -18,7 +18,8 @@ import re
 import shutil
 import subprocess  # nosec B404 - only for its exception types
 import tarfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,27 +34,40 @@ from mlops.local_runtime.jobs.container import (
     interpreter_dir,
 )
 from mlops.local_runtime.jobs.errors import JobFailed
+from mlops.local_runtime.jobs.hosts import (
+    Cluster,
+    HostOutputClash,
+    combine_logs,
+    first_failure,
+    merge_host_dirs,
+    run_hosts,
+)
 from mlops.local_runtime.jobs.layout import (
+    CURRENT_HOST,
     LOG_NAME,
     NotUtf8Error,
     fresh_job_root,
     read_exit_message,
     resource_config,
 )
-from mlops.local_runtime.jobs.process import LineCallback, run_command
+from mlops.local_runtime.jobs.process import LineCallback, ProcessOutcome, run_command
 from mlops.local_runtime.jobs.staging import fetch_file, join_location, publish_file, stage_in
 from mlops.local_runtime.jobs.toolkit import (
     FAILURE_PREFIX,
     PROGRAM_HP,
     SUBMIT_DIRECTORY_HP,
+    LaunchPlan,
     UnsupportedSourceError,
     failure_text,
     launcher_sys_path,
     plan_launch,
     prepare_code_dir,
 )
+from mlops.local_runtime.jobs.warm import WarmRuntime, warm_launcher
 
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+DISTRIBUTION_KEY = "S3DataDistributionType"
+FULLY_REPLICATED = "FullyReplicated"
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9\.\-_]{1,64}")
 
 
@@ -65,9 +79,11 @@ class TrainingJobSpec:
     hyperparameters, as in the pipeline definition; ``source_dir`` + ``entry_point`` are the
     SDK's shorthand for them (a directory or tarball, local or S3). ``image`` is the
     environment standing in for the training image (None: the project's interpreter).
-    ``channel_settings`` carries each channel's ``ContentType``/``InputMode`` for
+    ``channel_settings`` carries each channel's ``ContentType`` and
+    ``S3DataDistributionType`` (``ShardedByS3Key`` splits its objects among the hosts) for
     ``inputdataconfig.json``. ``metric_definitions`` maps a metric name to a regex with one
-    group, applied to the log like SageMaker's MetricDefinitions.
+    group, applied to the log (algo-1's) like SageMaker's MetricDefinitions.
+    ``instance_count`` hosts run the job (`mlops.local_runtime.jobs.hosts`).
     """
 
     name: str
@@ -81,6 +97,7 @@ class TrainingJobSpec:
     metric_definitions: Mapping[str, str] = field(default_factory=dict)
     image: ImageEnvironment | None = None
     instance_type: str = DEFAULT_INSTANCE_TYPE
+    instance_count: int = 1
     channel_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     network_isolation: bool = False
     aws: AwsChannel | None = None
@@ -109,25 +126,126 @@ def run_training_job(
     *,
     s3_client: Any = None,
     on_line: LineCallback | None = None,
+    warm: WarmRuntime | None = None,
+    cancel: threading.Event | None = None,
 ) -> TrainingJobResult:
-    """Stage, launch and publish one training job; raises JobFailed with SageMaker's reason."""
-    root = fresh_job_root(spec.work_dir, spec.name)
-    rerooting = Rerooting(root)
-    dirs = _make_layout(root, spec.channels)
-    hyperparameters = _with_code_shorthand(spec)
-    try:
-        for channel, location in spec.channels.items():
-            stage_in(location, dirs["input_data"] / channel, s3_client)
-    except (FileNotFoundError, ValueError) as error:
-        raise JobFailed(spec.name, f"ClientError: {error}") from error
-    write_training_configs(dirs["input_config"], hyperparameters, spec)
+    """Stage, launch and publish one training job; raises JobFailed with SageMaker's reason.
 
-    env = training_container_environment(spec, rerooting)
+    With ``instance_count`` N > 1, N hosts run at once (`mlops.local_runtime.jobs.hosts`),
+    each staged with its part of the ``ShardedByS3Key`` channels; ``model.tar.gz`` packs the
+    union of their model directories (the script's master writes it, as the image's own
+    distributed training does).
+    """
+    root = fresh_job_root(spec.work_dir, spec.name)
+    try:
+        cluster = Cluster.of(spec.instance_count)
+    except ValueError as error:
+        raise JobFailed(spec.name, f"ClientError: {error}") from None
+    hyperparameters = _with_code_shorthand(spec)
     python = str((spec.image.bin_dir if spec.image else interpreter_dir()) / "python3")
     try:
         launcher_path = launcher_sys_path(python)
     except (OSError, subprocess.SubprocessError) as error:
         raise JobFailed(spec.name, f"{FAILURE_PREFIX}framework error: {error}") from None
+    hosts = {
+        host: _prepare_host(
+            spec, cluster, host, root, hyperparameters, python, launcher_path, s3_client
+        )
+        for host in cluster.hosts
+    }
+
+    def launch(host: str, stop: threading.Event) -> ProcessOutcome:
+        prepared = hosts[host]
+        return run_command(
+            prepared.plan.command,
+            env=prepared.env,
+            cwd=prepared.dirs["code"],
+            log_file=prepared.log_file,
+            timeout_seconds=spec.timeout_seconds,
+            on_line=on_line,
+            cancel=stop,
+            warm=warm_launcher(warm, spec.image),
+        )
+
+    outcomes = run_hosts(cluster.hosts, launch, cancel)
+    log_file = root / LOG_NAME
+    if cluster.multi:
+        combine_logs([(host, hosts[host].log_file) for host in cluster.hosts], log_file)
+    failed = first_failure(outcomes)
+    if failed is not None:
+        outcome, prepared = outcomes[failed], hosts[failed]
+        stopped = outcome.stopped_reason(spec.timeout_seconds)
+        if stopped is not None:
+            raise JobFailed(spec.name, stopped)
+        # The launcher reports every script failure the same way, over the script's own file.
+        failure = prepared.dirs["output"] / "failure"
+        failure.write_text(failure_text(prepared.plan.command))
+        raise JobFailed(spec.name, failure_reason(failure))
+
+    model_dir, output_data = root / "model", root / "output" / "data"
+    try:
+        for name, target in (("model", model_dir), ("output_data", output_data)):
+            sources = [(host, hosts[host].dirs[name]) for host in cluster.hosts]
+            merge_host_dirs(sources, target, f"/opt/ml/{name.replace('_', '/')}")
+    except HostOutputClash as error:
+        raise JobFailed(spec.name, f"{FAILURE_PREFIX}{error}") from None
+    artifacts = root / "artifacts"
+    local_model = pack_directory(model_dir, artifacts / "model.tar.gz")
+    destination = join_location(spec.output_path, spec.name, "output")
+    model_artifact = publish_file(
+        local_model, join_location(destination, "model.tar.gz"), s3_client
+    )
+    output_artifact = None
+    if any(path.is_file() for path in output_data.rglob("*")):
+        local_output = pack_directory(output_data, artifacts / "output.tar.gz")
+        output_artifact = publish_file(
+            local_output, join_location(destination, "output.tar.gz"), s3_client
+        )
+    return TrainingJobResult(
+        name=spec.name,
+        model_artifact=model_artifact,
+        output_artifact=output_artifact,
+        local_model=local_model,
+        model_dir=model_dir,
+        log_file=log_file,
+        metrics=_final_metrics(hosts[cluster.hosts[0]].log_file, spec.metric_definitions),
+        seconds=max(outcome.seconds for outcome in outcomes.values()),
+    )
+
+
+@dataclass(frozen=True)
+class _PreparedHost:
+    """One host's staged ``/opt/ml``, its environment and what its launcher runs."""
+
+    dirs: dict[str, Path]
+    env: dict[str, str]
+    plan: LaunchPlan
+    log_file: Path
+
+
+def _prepare_host(
+    spec: TrainingJobSpec,
+    cluster: Cluster,
+    host: str,
+    job_root: Path,
+    hyperparameters: Mapping[str, str],
+    python: str,
+    launcher_path: Sequence[str],
+    s3_client: Any,
+) -> _PreparedHost:
+    """What SageMaker does on one instance before the image starts, then the launcher's plan."""
+    root = cluster.root(job_root, host)
+    rerooting = Rerooting(root)
+    dirs = _make_layout(root, spec.channels)
+    try:
+        for channel, location in spec.channels.items():
+            distribution = spec.channel_settings.get(channel, {}).get(DISTRIBUTION_KEY)
+            shard = cluster.shard(host, distribution)
+            stage_in(location, dirs["input_data"] / channel, s3_client, shard)
+    except (FileNotFoundError, ValueError) as error:
+        raise JobFailed(spec.name, f"ClientError: {error}") from error
+    write_training_configs(dirs["input_config"], hyperparameters, spec, cluster.hosts, host)
+    env = training_container_environment(spec, rerooting)
     plan = plan_launch(
         rerooting=rerooting, container_env=env, python=python, launcher_path=launcher_path
     )
@@ -138,45 +256,11 @@ def run_training_job(
         raise JobFailed(spec.name, str(error)) from None
     except (FileNotFoundError, tarfile.TarError, ValueError) as error:
         raise JobFailed(spec.name, f"{FAILURE_PREFIX}framework error: {error}") from None
-
-    log_file = root / LOG_NAME
-    outcome = run_command(
-        plan.command,
-        env={**env, **plan.environment},
-        cwd=dirs["code"],
-        log_file=log_file,
-        timeout_seconds=spec.timeout_seconds,
-        on_line=on_line,
-    )
-    if not outcome.succeeded:
-        stopped = outcome.stopped_reason(spec.timeout_seconds)
-        if stopped is not None:
-            raise JobFailed(spec.name, stopped)
-        # The launcher reports every script failure the same way, over the script's own file.
-        (dirs["output"] / "failure").write_text(failure_text(plan.command))
-        raise JobFailed(spec.name, failure_reason(dirs["output"] / "failure"))
-
-    artifacts = root / "artifacts"
-    local_model = pack_directory(dirs["model"], artifacts / "model.tar.gz")
-    destination = join_location(spec.output_path, spec.name, "output")
-    model_artifact = publish_file(
-        local_model, join_location(destination, "model.tar.gz"), s3_client
-    )
-    output_artifact = None
-    if any(path.is_file() for path in dirs["output_data"].rglob("*")):
-        local_output = pack_directory(dirs["output_data"], artifacts / "output.tar.gz")
-        output_artifact = publish_file(
-            local_output, join_location(destination, "output.tar.gz"), s3_client
-        )
-    return TrainingJobResult(
-        name=spec.name,
-        model_artifact=model_artifact,
-        output_artifact=output_artifact,
-        local_model=local_model,
-        model_dir=dirs["model"],
-        log_file=log_file,
-        metrics=_final_metrics(log_file, spec.metric_definitions),
-        seconds=outcome.seconds,
+    return _PreparedHost(
+        dirs=dirs,
+        env={**env, **plan.environment, **cluster.environment()},
+        plan=plan,
+        log_file=root / LOG_NAME,
     )
 
 
@@ -203,9 +287,14 @@ def training_container_environment(spec: TrainingJobSpec, rerooting: Rerooting) 
 
 
 def write_training_configs(
-    config_dir: Path, hyperparameters: Mapping[str, str], spec: TrainingJobSpec
+    config_dir: Path,
+    hyperparameters: Mapping[str, str],
+    spec: TrainingJobSpec,
+    hosts: Sequence[str] = (CURRENT_HOST,),
+    current_host: str = CURRENT_HOST,
 ) -> None:
-    """``/opt/ml/input/config``: the request's hyperparameters verbatim, the channels, hosts."""
+    """``/opt/ml/input/config``: the request's hyperparameters verbatim, the channels (with
+    their distribution), the cluster as this host sees it."""
     (config_dir / "hyperparameters.json").write_text(json.dumps(dict(hyperparameters)))
     (config_dir / "inputdataconfig.json").write_text(
         json.dumps(
@@ -217,14 +306,18 @@ def write_training_configs(
                         if key == "ContentType"
                     },
                     "TrainingInputMode": "File",
-                    "S3DistributionType": "FullyReplicated",
+                    "S3DistributionType": spec.channel_settings.get(channel, {}).get(
+                        DISTRIBUTION_KEY, FULLY_REPLICATED
+                    ),
                     "RecordWrapperType": "None",
                 }
                 for channel in spec.channels
             }
         )
     )
-    (config_dir / "resourceconfig.json").write_text(json.dumps(resource_config(spec.instance_type)))
+    (config_dir / "resourceconfig.json").write_text(
+        json.dumps(resource_config(spec.instance_type, current_host=current_host, hosts=hosts))
+    )
 
 
 def failure_reason(failure_file: Path) -> str:
