@@ -19,6 +19,7 @@ BENCHMARKS = (
     "local_state",
     "problem_types",
     "batch",
+    "explanations",
 )
 
 

@@ -34,7 +34,11 @@ from infra.serving.features import drift_features
 from infra.serving.monitor import model_monitor_image
 from infra.serving.stack import ServingStack
 from infra.shared.arns import account_role_arn
-from infra.shared.pipeline_definition import PLACEHOLDERS, registered_image
+from infra.shared.pipeline_definition import (
+    PLACEHOLDERS,
+    definition_network,
+    registered_image,
+)
 from infra.shared.role_names import RoleNames
 from infra.storage.key_policy import ForeignReader
 from infra.storage.stack import StorageStack
@@ -101,8 +105,10 @@ def synth_inputs(settings: ProjectSettings, *, build_dir: Path = BUILD_DIR) -> S
             preprocess=PLACEHOLDERS.preprocess,
             evaluate=PLACEHOLDERS.evaluate,
             training_source=PLACEHOLDERS.training_source,
+            clarify=PLACEHOLDERS.clarify,
         ),
         kms_key_arn=PLACEHOLDERS.kms_key_arn,
+        network=definition_network(settings, PLACEHOLDERS.jobs_security_group),
     )
     return SynthInputs(
         definition=definition,
@@ -110,6 +116,7 @@ def synth_inputs(settings: ProjectSettings, *, build_dir: Path = BUILD_DIR) -> S
         code_files=CodeFiles(
             preprocess=scripts["preprocess"],
             evaluate=scripts["evaluate"],
+            clarify=scripts["clarify"],
             sourcedir_tarball=Path(tarball),
         ),
         monitor_image_uri=model_monitor_image(settings.region),
@@ -140,6 +147,7 @@ def build_app(
             ForeignReader(account=account, role_arns=arns, prefix=executions)
             for account, arns in _foreign_roles(stages, "model", "monitor").items()
         ],
+        network=settings.network,
         env=env,
         description=f"{names.project}: KMS key and encrypted buckets (retained on delete)",
     )

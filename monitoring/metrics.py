@@ -4,9 +4,13 @@ Data quality (namespace ``aws/sagemaker/Endpoints/data-metrics``), per feature:
 ``feature_baseline_drift_<f>`` (the drift distance), ``feature_non_null_<f>`` (completeness)
 and, for numeric features, ``feature_data_<f>`` as a statistic set (SampleCount, Sum, Minimum,
 Maximum; CloudWatch derives Average). Model quality (``aws/sagemaker/Endpoints/model-metrics``):
-one metric per binary-classification metric name (``auc``, ``f1``, ...). Both carry the
-dimensions ``Endpoint`` and ``MonitoringSchedule``, so alarms written for the managed monitor
-(the serving stack's drift alarm) fire on locally published values too.
+one metric per model-quality metric name (``auc``, ``f1``, ...). Bias drift
+(``…/bias-metrics``: ``bias_metric_<name>``, with ``BiasStage``, ``Label``, ``LabelValue``,
+``Facet``, ``FacetValue``) and feature attribution (``…/explainability-metrics``:
+``feature_<f>``, with ``ExplainabilityMethod``, ``Label``, ``ValueType``) are built by
+`monitoring.bias` and `monitoring.explainability`. All carry the dimensions ``Endpoint`` and
+``MonitoringSchedule`` (each monitor type its own schedule), so alarms written for the managed
+monitors (the serving stack's alarms) fire on locally published values too.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mlops.core.names import DATA_METRICS_NAMESPACE, MODEL_METRICS_NAMESPACE, feature_drift_metric
+from mlops.core.names import (
+    DATA_METRICS_NAMESPACE,
+    MODEL_METRICS_NAMESPACE,
+    MONITOR_NAMESPACES,
+    feature_drift_metric,
+)
 from monitoring.checks import FeatureComparison
 from monitoring.profile import ColumnProfile
 
@@ -31,6 +40,8 @@ class MetricDatum:
     name: str
     value: float | None = None
     statistics: Mapping[str, float] | None = None
+    # Dimensions besides Endpoint and MonitoringSchedule (bias: BiasStage, Facet, …).
+    dimensions: tuple[tuple[str, str], ...] = ()
 
 
 def data_quality_metrics(
@@ -81,7 +92,7 @@ def publish(
 ) -> int:
     """PutMetricData for every metric, batched per namespace; returns how many were sent."""
     when = timestamp or datetime.now(UTC)
-    dimensions = [
+    common = [
         {"Name": "Endpoint", "Value": endpoint},
         {"Name": "MonitoringSchedule", "Value": schedule},
     ]
@@ -91,7 +102,7 @@ def publish(
         for metric in (m for m in metrics if m.namespace == namespace):
             datum: dict[str, Any] = {
                 "MetricName": metric.name,
-                "Dimensions": dimensions,
+                "Dimensions": common + [{"Name": n, "Value": v} for n, v in metric.dimensions],
                 "Timestamp": when,
                 "Unit": "None",
             }
@@ -103,4 +114,28 @@ def publish(
         for start in range(0, len(data), _BATCH):
             cloudwatch.put_metric_data(Namespace=namespace, MetricData=data[start : start + _BATCH])
             sent += len(data[start : start + _BATCH])
+    return sent
+
+
+def publish_by_monitor(
+    cloudwatch: Any,
+    metrics: Sequence[MetricDatum],
+    *,
+    endpoint: str,
+    schedules: Mapping[str, str],
+    timestamp: datetime | None = None,
+) -> int:
+    """Publish each monitor's metrics under its own schedule: ``schedules`` maps a monitor type
+    (`mlops.core.names.MONITOR_TYPES`) to its ``MonitoringSchedule`` name."""
+    sent = 0
+    for monitor, namespace in MONITOR_NAMESPACES.items():
+        chosen = [metric for metric in metrics if metric.namespace == namespace]
+        if chosen and monitor in schedules:
+            sent += publish(
+                cloudwatch,
+                chosen,
+                endpoint=endpoint,
+                schedule=schedules[monitor],
+                timestamp=timestamp,
+            )
     return sent

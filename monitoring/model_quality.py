@@ -645,3 +645,102 @@ def evaluate_model_quality(
         violations_file=violations_file,
         problem_type=problem_type,
     )
+
+
+# --- the model-quality baseline (the pipeline's MODEL_QUALITY QualityCheck, locally) ---------
+
+
+@dataclass(frozen=True)
+class ModelQualityBaseline:
+    """What a MODEL_QUALITY baselining job wrote, and how many rows it measured."""
+
+    statistics: Path
+    constraints: Path
+    item_count: int
+
+
+def write_model_quality_baseline(
+    data: Path,
+    out_dir: Path,
+    *,
+    problem_type: ProblemType,
+    inference_attribute: str,
+    ground_truth_attribute: str,
+    probability_attribute: str | None = None,
+    probability_threshold: float = 0.5,
+) -> ModelQualityBaseline:
+    """statistics.json + constraints.json of a dataset of predictions and labels (CSV with a
+    header), as Model Monitor's MODEL_QUALITY analysis baselines one: the attributes name the
+    columns; binary outcomes are 1/0 (or the label's text for 1), the prediction taken from
+    ``probability ≥ probability_threshold`` when the inference column is absent."""
+    header, rows = _read_csv(data)
+    column = {name: index for index, name in enumerate(header)}
+    for role, name in (
+        ("ground truth", ground_truth_attribute),
+        ("inference", inference_attribute),
+    ):
+        if name not in column:
+            raise MonitoringInputError(
+                f"{data}: no {role} column {name!r} (its columns are {', '.join(header)})"
+            )
+    probability_at = column.get(probability_attribute) if probability_attribute else None
+    pairs = []
+    for row in rows:
+        probability = float(row[probability_at]) if probability_at is not None else None
+        predicted = row[column[inference_attribute]].strip()
+        answer = Answer(
+            label=canonical_label(predicted) if problem_type != "regression" else None,
+            probability=probability,
+            value=float(predicted) if problem_type == "regression" else None,
+        )
+        pairs.append((row[column[ground_truth_attribute]], answer))
+    if problem_type == "regression":
+        joined = _regression_pairs(pairs, 0, 0)
+    elif problem_type == "multiclass":
+        joined = _multiclass_pairs(pairs, 0, 0)
+    else:
+        positive = "1"
+        joined = JoinedPredictions(
+            y_true=np.asarray([_is_positive(label, positive) for label, _ in pairs], np.int64),
+            y_score=np.asarray(
+                [math.nan if a.probability is None else a.probability for _, a in pairs]
+            ),
+            y_pred=np.asarray(
+                [
+                    _is_positive(a.label, positive)
+                    if a.label
+                    else int((a.probability or 0.0) >= probability_threshold)
+                    for _, a in pairs
+                ],
+                np.int64,
+            ),
+            unmatched_captures=0,
+            unmatched_ground_truth=0,
+        )
+    if joined.y_true.size == 0:
+        raise MonitoringInputError(f"no labelled predictions in {data}")
+    metrics, matrix = quality_metrics(joined)
+    statistics = statistics_document(
+        metrics, matrix, int(joined.y_true.size), bootstrap_std(joined), problem_type
+    )
+    out_dir = Path(out_dir)
+    return ModelQualityBaseline(
+        statistics=write_json(out_dir / "statistics.json", statistics),
+        constraints=write_json(out_dir / "constraints.json", suggest_constraints(statistics)),
+        item_count=int(joined.y_true.size),
+    )
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except FileNotFoundError:
+        raise MonitoringInputError(f"predictions file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise MonitoringInputError(f"cannot read {path} as CSV: {error}") from None
+    if not header:
+        raise MonitoringInputError(f"{path} is empty: expected a header and predictions")
+    return header, rows

@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from monitoring.bias import BiasResult
 from monitoring.checks import FeatureComparison, Violation
+from monitoring.explainability import ExplainabilityResult
 from monitoring.kll import sample_from_json
 from monitoring.model_quality import ModelQualityResult
 
@@ -35,8 +37,9 @@ figure{margin:0;border:1px solid #eee;padding:.5rem} figcaption{font-size:.85rem
 </style></head><body>
 <h1>{{ title }}</h1>
 <p>{{ current_count }} current records against a baseline of {{ baseline_count }}.</p>
-<p class="verdict {{ 'bad' if violations or mq_violations else 'ok' }}">
-{% if violations or mq_violations %}{{ violations|length + mq_violations|length }} violation(s) found{% else %}No violations{% endif %}</p>
+{% set total = violations|length + mq_violations|length + (bias.violations|length if bias else 0) + (explainability.violations|length if explainability else 0) %}
+<p class="verdict {{ 'bad' if total else 'ok' }}">
+{% if total %}{{ total }} violation(s) found{% else %}No violations{% endif %}</p>
 <h2>Violations</h2>
 {% if violations %}
 <table id="violations"><tr><th>Feature</th><th>Check</th><th>Description</th></tr>
@@ -53,6 +56,21 @@ figure{margin:0;border:1px solid #eee;padding:.5rem} figcaption{font-size:.85rem
 {% for v in mq_violations %}<tr><td>{{ v.metric_name }}</td><td>{{ v.constraint_check_type }}</td><td>{{ v.description }}</td></tr>{% endfor %}
 </table>{% endif %}
 {% endif %}
+{% if bias %}
+<h2>Bias drift</h2>
+<p>{{ bias.records }} labelled predictions; {{ bias.violations|length }} metric(s) beyond the baseline's constraints.</p>
+{% if bias.violations %}<table id="bias-violations"><tr><th>Facet</th><th>Value</th><th>Metric</th><th>Check</th><th>Description</th></tr>
+{% for v in bias.violations %}<tr class="flag"><td>{{ v.facet }}</td><td>{{ v.facet_value }}</td><td>{{ v.metric_name }}</td><td>{{ v.constraint_check_type }}</td><td>{{ v.description }}</td></tr>{% endfor %}
+</table>{% endif %}
+<div class="features">{% for plot in bias_plots %}<figure id="bias-{{ loop.index }}"><img alt="{{ plot.caption }}" src="data:image/png;base64,{{ plot.data }}" width="100%"><figcaption>{{ plot.caption }}</figcaption></figure>{% endfor %}</div>
+{% endif %}
+{% if explainability %}
+<h2>Feature attribution drift</h2>
+<p>{{ explainability.records }} captured rows explained (exact TreeSHAP per feature).
+{% for label, score in explainability.ndcg.items() %}{{ label }}: NDCG {{ '%.4f'|format(score) }}{% if score < 0.9 %} (below 0.9: drift){% endif %}. {% endfor %}</p>
+<div class="features">{% for plot in shap_plots %}<figure id="shap-{{ loop.index }}"><img alt="{{ plot.caption }}" src="data:image/png;base64,{{ plot.data }}" width="100%"><figcaption>{{ plot.caption }}</figcaption></figure>{% endfor %}</div>
+{% endif %}
+{% if features %}
 <h2>Features</h2>
 <table id="features"><tr><th>Feature</th><th>Baseline type</th><th>Current type</th><th>Completeness</th><th>Drift distance</th></tr>
 {% for f in features %}<tr class="{{ 'flag' if f.flagged else '' }}"><td>{{ f.name }}</td><td>{{ f.baseline_type or '-' }}</td><td>{{ f.current_type or '-' }}</td>
@@ -62,6 +80,7 @@ figure{margin:0;border:1px solid #eee;padding:.5rem} figcaption{font-size:.85rem
 {% for f in features %}{% if f.plot %}<figure id="plot-{{ f.name }}"><img alt="distribution of {{ f.name }}" src="data:image/png;base64,{{ f.plot }}" width="100%">
 <figcaption>{{ f.name }}: baseline vs current</figcaption></figure>{% endif %}
 {% endfor %}</div>
+{% endif %}
 </body></html>
 """
 
@@ -74,6 +93,8 @@ def write_report(
     violations: Sequence[Violation],
     comparisons: Sequence[FeatureComparison] = (),
     model_quality: ModelQualityResult | None = None,
+    bias: BiasResult | None = None,
+    explainability: ExplainabilityResult | None = None,
     title: str = "Model Monitor report",
 ) -> Path:
     """Render the report to ``out_path`` (an .html file); returns the path."""
@@ -106,6 +127,10 @@ def write_report(
         model_quality=model_quality,
         mq_violations=model_quality.violations if model_quality else [],
         features=features,
+        bias=bias,
+        bias_plots=_bias_plots(bias) if bias else [],
+        explainability=explainability,
+        shap_plots=_shap_plots(explainability) if explainability else [],
     )
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,9 +220,15 @@ def _categorical_shares(
 
 
 def write_analysis_report(
-    result: Any, out_path: Path, *, title: str = "Model Monitor report"
+    result: Any,
+    out_path: Path,
+    *,
+    title: str = "Model Monitor report",
+    bias: BiasResult | None = None,
+    explainability: ExplainabilityResult | None = None,
 ) -> Path:
-    """The report for an ``analysis.AnalysisResult``."""
+    """The report for an ``analysis.AnalysisResult`` (and the bias and explainability runs of
+    the same window, when given)."""
     return write_report(
         out_path,
         baseline_statistics=result.baseline.statistics,
@@ -205,5 +236,91 @@ def write_analysis_report(
         violations=result.violations,
         comparisons=result.comparisons,
         model_quality=result.model_quality,
+        bias=bias,
+        explainability=explainability,
         title=title,
     )
+
+
+def _figure(height: float) -> Any:
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    return Figure(figsize=(6.0, height), dpi=72)
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _bias_plots(result: BiasResult) -> list[dict[str, str]]:
+    """One bar chart per stage and facet group: each metric's value, violations in red."""
+    from training.clarify import PRE_TRAINING, metric_number
+
+    flagged = {(v.facet, v.facet_value, v.metric_name) for v in result.violations}
+    plots = []
+    for section, block in (
+        (s, result.analysis.get(s)) for s in (PRE_TRAINING, "post_training_bias_metrics")
+    ):
+        if not block:
+            continue
+        stage = "pre-training" if section == PRE_TRAINING else "post-training"
+        for facet, groups in block.get("facets", {}).items():
+            for group in groups:
+                named = [
+                    (m["name"], metric_number(m.get("value"))) for m in group.get("metrics", [])
+                ]
+                shown = [(n, v) for n, v in named if v is not None and np.isfinite(v)]
+                if not shown:
+                    continue
+                figure = _figure(0.3 * len(shown) + 1.0)
+                figure.subplots_adjust(left=0.18, right=0.97, top=0.88, bottom=0.12)
+                axes = figure.add_subplot()
+                value = str(group.get("value_or_threshold"))
+                colors = [
+                    "#c0392b" if (facet, value, n) in flagged else "#4c78a8" for n, _ in shown
+                ]
+                axes.barh([n for n, _ in shown], [v for _, v in shown], color=colors)
+                axes.axvline(0.0, color="#888", linewidth=0.8)
+                axes.set_title(f"{stage}: {facet} = {value}", fontsize=10)
+                plots.append(
+                    {"caption": f"{stage} bias metrics, {facet} = {value}", "data": _png(figure)}
+                )
+    return plots
+
+
+def _shap_plots(result: ExplainabilityResult) -> list[dict[str, str]]:
+    """Global SHAP importance per output, baseline against current (the attribution drift)."""
+    from monitoring.explainability import global_shap
+
+    plots = []
+    for label, current in global_shap(result.analysis).items():
+        before = result.baseline.get(label, {})
+        names = sorted(current, key=lambda name: before.get(name, current[name]))
+        figure = _figure(0.28 * len(names) + 1.0)
+        figure.subplots_adjust(left=0.3, right=0.97, top=0.9, bottom=0.1)
+        axes = figure.add_subplot()
+        positions = np.arange(len(names))
+        if before:
+            axes.barh(
+                positions + 0.2,
+                [before.get(n, 0.0) for n in names],
+                height=0.4,
+                label="baseline",
+                color="#4c78a8",
+            )
+        axes.barh(
+            positions - 0.2,
+            [current[n] for n in names],
+            height=0.4,
+            label="current",
+            color="#f58518",
+        )
+        axes.set_yticks(positions, names, fontsize=7)
+        score = result.ndcg.get(label)
+        suffix = f" (NDCG {score:.3f})" if score is not None else ""
+        axes.set_title(f"global SHAP, {label}{suffix}", fontsize=10)
+        axes.legend(fontsize=8)
+        plots.append({"caption": f"global SHAP importance, {label}{suffix}", "data": _png(figure)})
+    return plots

@@ -24,6 +24,7 @@ TRAIN_SCRIPT = TRAINING_DIR / "train.py"
 INFERENCE_SCRIPT = INFERENCE_DIR / "inference.py"
 PREPROCESS_SCRIPT = TRAINING_DIR / "preprocess.py"
 EVALUATE_SCRIPT = TRAINING_DIR / "evaluate.py"
+CLARIFY_SCRIPT = TRAINING_DIR / "clarify.py"
 
 TRAINING_ENTRY_POINT = "train.py"
 SOURCEDIR_TARBALL = "sourcedir.tar.gz"
@@ -73,4 +74,4 @@ def write_sourcedir_tarball(dest_file: Path) -> Path:
 
 def processing_scripts() -> dict[str, Path]:
     """The single-file processing scripts by step: what ProcessingStep ``code=`` points at."""
-    return {"preprocess": PREPROCESS_SCRIPT, "evaluate": EVALUATE_SCRIPT}
+    return {"preprocess": PREPROCESS_SCRIPT, "evaluate": EVALUATE_SCRIPT, "clarify": CLARIFY_SCRIPT}

@@ -32,14 +32,17 @@ from sagemaker_pipelines.steps.check_metric import (
     build_constant_fail,
     build_fail,
 )
+from sagemaker_pipelines.steps.clarify import build_bias, build_explainability
 from sagemaker_pipelines.steps.context import (
     PROCESSING_CODE_DIR,
     TRAINING_CODE_DIR,
     CodeLocations,
+    JobNetwork,
     build_context,
 )
 from sagemaker_pipelines.steps.data_quality import build_data_quality, isolate_network
 from sagemaker_pipelines.steps.evaluate import build_evaluate
+from sagemaker_pipelines.steps.model_quality import build_model_quality
 from sagemaker_pipelines.steps.names import (
     CHECK_METRIC,
     CHECK_PREDICTIONS,
@@ -48,6 +51,9 @@ from sagemaker_pipelines.steps.names import (
     EVALUATE,
     EVALUATION_PROPERTY_FILE,
     FAIL,
+    MODEL_BIAS,
+    MODEL_EXPLAINABILITY,
+    MODEL_QUALITY,
     PREPROCESS,
     REGISTER,
     TRAIN,
@@ -69,11 +75,15 @@ __all__ = [
     "EVALUATE",
     "EVALUATION_PROPERTY_FILE",
     "FAIL",
+    "MODEL_BIAS",
+    "MODEL_EXPLAINABILITY",
+    "MODEL_QUALITY",
     "PREPROCESS",
     "REGISTER",
     "THRESHOLD_PARAMETER",
     "TRAIN",
     "CodeLocations",
+    "JobNetwork",
     "build_definition",
 ]
 
@@ -86,12 +96,15 @@ def build_definition(
     default_input_uri: str,
     code: CodeLocations,
     kms_key_arn: str | None = None,
+    network: JobNetwork | None = None,
 ) -> str:
     """Pipeline definition JSON (deterministic, offline).
 
     With ``kms_key_arn`` every job encrypts its ML storage volume and its S3 outputs with that
     key (the local executor passes none: moto has nothing to encrypt with). Every job runs
-    network-isolated: the containers get their inputs and code staged by SageMaker.
+    network-isolated: the containers get their inputs and code staged by SageMaker. With
+    ``network`` (the CDK app, from the ``network`` setting) every job also attaches to those
+    subnets and security groups (``VpcConfig``); without it the definition has no VPC at all.
 
     Every argument may be an opaque placeholder (a CDK token such as ``${Token[TOKEN.12]}``):
     each lands verbatim in the JSON for the caller to substitute. One derived value: a
@@ -108,9 +121,10 @@ def build_definition(
             default_input_uri=default_input_uri,
             code=stand_ins.code,
             kms_key_arn=kms_key_arn,
+            network=network,
         )
         document = json.loads(pipeline.definition())
-    isolate_network(document)
+    isolate_network(document, network)
     document = stand_ins.restore(document)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -139,6 +153,8 @@ class _StandIns:
     def for_call(cls, role_arn: str, code: CodeLocations) -> _StandIns:
         role = "arn:aws:iam::000000000000:role/mlops-stand-in-role"
         names = {"preprocess": code.preprocess, "evaluate": code.evaluate}
+        if code.clarify is not None:
+            names["clarify"] = code.clarify
         stand_in_code = {name: f"s3://mlops-stand-in-code/mlops-stand-in-{name}" for name in names}
         training = "s3://mlops-stand-in-code/mlops-stand-in-sourcedir.tar.gz"
         swaps = (
@@ -165,6 +181,7 @@ class _StandIns:
                 preprocess=stand_in_code["preprocess"],
                 evaluate=stand_in_code["evaluate"],
                 training_source=training,
+                clarify=stand_in_code.get("clarify"),
             ),
             swaps=swaps,
             entry_swaps=entry_swaps,
@@ -248,6 +265,7 @@ def _build_pipeline(
     default_input_uri: str,
     code: CodeLocations,
     kms_key_arn: str | None,
+    network: JobNetwork | None,
 ) -> Pipeline:
     """The steps in execution order; the SDK import happens here and in the builders."""
     from sagemaker.mlops.workflow.pipeline import Pipeline
@@ -259,12 +277,24 @@ def _build_pipeline(
         default_input_uri=default_input_uri,
         code=code,
         kms_key_arn=kms_key_arn,
+        network=network,
     )
     preprocess = build_preprocess(ctx)
     data_quality = build_data_quality(ctx, preprocess)
     train = build_train(ctx, preprocess)
     evaluate = build_evaluate(ctx, preprocess, train)
-    register = build_register(ctx, train=train, evaluate=evaluate, data_quality=data_quality)
+    model_quality = build_model_quality(ctx, evaluate)
+    bias = build_bias(ctx, preprocess, train)
+    explainability = build_explainability(ctx, preprocess, train)
+    register = build_register(
+        ctx,
+        train=train,
+        evaluate=evaluate,
+        data_quality=data_quality,
+        model_quality=model_quality,
+        bias=bias,
+        explainability=explainability,
+    )
     refused = build_check_predictions(
         evaluate, below_threshold=build_fail(ctx, evaluate), constant=build_constant_fail(evaluate)
     )
@@ -272,6 +302,14 @@ def _build_pipeline(
     return Pipeline(
         name=settings.names.pipeline,
         parameters=list(ctx.parameters.values()),
-        steps=[preprocess, data_quality, train, evaluate, check],
+        steps=[
+            preprocess,
+            data_quality,
+            train,
+            evaluate,
+            model_quality,
+            *(step for step in (bias, explainability) if step is not None),
+            check,
+        ],
         sagemaker_session=ctx.session,
     )

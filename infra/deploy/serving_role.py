@@ -4,10 +4,12 @@ Without a role of its own, an update runs as the stack's last role: after ``cdk 
 the CDK bootstrap's execution role, AdministratorAccess by default. This role may do exactly
 what an update of the serving stack's parameters needs, on this project's resources:
 
-- SageMaker: the endpoint ``<project>-endpoint``, the monitoring schedule, the data-quality job
-  definitions ``<project>-dq-v<version>``, and models and endpoint configs (whose names
-  CloudFormation generates at each replacement, hence any in this account and region), created
-  only with the serving roles it may pass; reading the registered versions it deploys;
+- SageMaker: the endpoint ``<project>-endpoint``, the monitoring schedules, the data-quality,
+  model-quality, bias and explainability job definitions (``<project>-dq-v<version>``,
+  ``-mq-v``, ``-bias-v``, ``-explain-v``), the served models
+  (``<project>-m<revision>-v<version>``) and endpoint configs (whose names CloudFormation
+  generates at each replacement, hence any in this account and region), created only with the
+  serving roles it may pass; reading the registered versions it deploys;
 - CloudWatch: the serving alarms by name, and the target-tracking alarms Application Auto
   Scaling creates for this endpoint's variant;
 - Application Auto Scaling of SageMaker variants (the service has no per-target ARN to name
@@ -48,7 +50,7 @@ EVENTS = "events.amazonaws.com"
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
 AUTOSCALING_ROLE = "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
 _TAGS = ["sagemaker:AddTags", "sagemaker:DeleteTags", "sagemaker:ListTags"]
-_GENERATED = ("model/*", "endpoint-config/*")
+_GENERATED = "endpoint-config/*"
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,46 @@ class ServingResources:
 
     @property
     def alarm_names(self) -> list[str]:
-        """Every alarm the serving stack names (rollback, per-feature drift, composite)."""
+        """Every alarm the serving stack names (rollback, per-feature drift, composite, model
+        quality, bias and attribution drift)."""
         names = self.names
         drift = [names.feature_drift_alarm(feature) for feature in self.drift_features]
         composite = [names.drift_alarm] if drift else []
-        return [names.errors_alarm, names.latency_alarm, *drift, *composite]
+        monitors = [
+            names.model_quality_alarm,
+            names.bias_drift_alarm,
+            names.attribution_drift_alarm,
+        ]
+        return [names.errors_alarm, names.latency_alarm, *drift, *composite, *monitors]
+
+    @property
+    def job_definitions(self) -> dict[str, str]:
+        """Each monitor's job definition kind (the API's noun) → its ARN resource pattern."""
+        names = self.names
+        return {
+            "DataQualityJobDefinition": (
+                f"data-quality-job-definition/{names.data_quality_job_definition_prefix}*"
+            ),
+            "ModelQualityJobDefinition": (
+                f"model-quality-job-definition/{names.model_quality_job_definition_prefix}*"
+            ),
+            "ModelBiasJobDefinition": (
+                f"model-bias-job-definition/{names.bias_job_definition_prefix}*"
+            ),
+            "ModelExplainabilityJobDefinition": (
+                f"model-explainability-job-definition/{names.explainability_job_definition_prefix}*"
+            ),
+        }
+
+    @property
+    def schedules(self) -> list[str]:
+        names = self.names
+        return [
+            names.monitoring_schedule,
+            names.model_quality_schedule,
+            names.bias_schedule,
+            names.explainability_schedule,
+        ]
 
 
 class ServingStackRole(Construct):
@@ -124,18 +161,26 @@ class ServingStackRole(Construct):
                     "sagemaker:DeleteEndpointConfig",
                     *_TAGS,
                 ],
-                resources=[sagemaker_arn(self, resource) for resource in _GENERATED],
+                resources=[
+                    sagemaker_arn(self, f"model/{names.served_model_prefix('*')}*"),
+                    sagemaker_arn(self, _GENERATED),
+                ],
             )
         )
-        for resource in _GENERATED:
-            acknowledge_sagemaker_wildcard(
-                self,
-                resource,
-                "CloudFormation generates these names at every replacement (a fixed name "
-                "would block replacing them when the template changes); models can only be "
-                "created with the serving roles this role may pass, and the endpoint, the "
-                "only consumer, is named.",
-            )
+        acknowledge_sagemaker_wildcard(
+            self,
+            f"model/{names.served_model_prefix('*')}*",
+            "One model per deployed package version, named <prefix><version> (the "
+            "explainability monitor's config names it): the version is known only on approval; "
+            "models can only be created with the serving roles this role may pass.",
+        )
+        acknowledge_sagemaker_wildcard(
+            self,
+            _GENERATED,
+            "CloudFormation generates these names at every replacement (a fixed name would "
+            "block replacing them when the template changes); the endpoint, the only consumer, "
+            "is named.",
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="UpdateTheEndpoint",
@@ -149,14 +194,16 @@ class ServingStackRole(Construct):
                 resources=[sagemaker_arn(self, f"endpoint/{names.endpoint}")],
             )
         )
-        job_definitions = f"data-quality-job-definition/{names.data_quality_job_definition_prefix}*"
+        job_definitions = serving.job_definitions
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReplaceTheMonitor",
+                sid="ReplaceTheMonitors",
                 actions=[
-                    "sagemaker:CreateDataQualityJobDefinition",
-                    "sagemaker:DescribeDataQualityJobDefinition",
-                    "sagemaker:DeleteDataQualityJobDefinition",
+                    *(
+                        f"sagemaker:{verb}{kind}"
+                        for kind in job_definitions
+                        for verb in ("Create", "Describe", "Delete")
+                    ),
                     "sagemaker:CreateMonitoringSchedule",
                     "sagemaker:DescribeMonitoringSchedule",
                     "sagemaker:UpdateMonitoringSchedule",
@@ -164,17 +211,21 @@ class ServingStackRole(Construct):
                     *_TAGS,
                 ],
                 resources=[
-                    sagemaker_arn(self, job_definitions),
-                    sagemaker_arn(self, f"monitoring-schedule/{names.monitoring_schedule}"),
+                    *(sagemaker_arn(self, pattern) for pattern in job_definitions.values()),
+                    *(
+                        sagemaker_arn(self, f"monitoring-schedule/{schedule}")
+                        for schedule in serving.schedules
+                    ),
                 ],
             )
         )
-        acknowledge_sagemaker_wildcard(
-            self,
-            job_definitions,
-            "One job definition per deployed model version, named <prefix><version>: the "
-            "version is known only when a package is approved.",
-        )
+        for pattern in job_definitions.values():
+            acknowledge_sagemaker_wildcard(
+                self,
+                pattern,
+                "One job definition per deployed model version, named <prefix><version>: the "
+                "version is known only when a package is approved.",
+            )
         versions = f"model-package/{serving.model_package_group}/*"
         reason = (
             "Read-only: the model is created from whichever version of the project's group is "

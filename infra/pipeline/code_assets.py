@@ -18,10 +18,11 @@ from constructs import Construct
 
 @dataclass(frozen=True)
 class CodeFiles:
-    """Local files to upload: two processing scripts and the training source tarball."""
+    """Local files to upload: three processing scripts and the training source tarball."""
 
     preprocess: Path
     evaluate: Path
+    clarify: Path
     sourcedir_tarball: Path
 
 
@@ -32,6 +33,7 @@ class PipelineCode(Construct):
         super().__init__(scope, construct_id)
         self.preprocess = s3_assets.Asset(self, "Preprocess", path=str(files.preprocess))
         self.evaluate = s3_assets.Asset(self, "Evaluate", path=str(files.evaluate))
+        self.clarify = s3_assets.Asset(self, "Clarify", path=str(files.clarify))
         # A single-file asset (not a directory) so the tarball is uploaded as built,
         # byte-for-byte, and its URI is stable across synths.
         self.training_source = s3_assets.Asset(
@@ -39,14 +41,19 @@ class PipelineCode(Construct):
         )
 
     def grant_read(self, grantee: iam.IGrantable) -> None:
-        """Jobs download exactly these three objects from the CDK asset bucket, nothing else."""
+        """Jobs download exactly these four objects from the CDK asset bucket, nothing else."""
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadPipelineCode",
                 actions=["s3:GetObject"],
                 resources=[
                     f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"
-                    for asset in (self.preprocess, self.evaluate, self.training_source)
+                    for asset in (
+                        self.preprocess,
+                        self.evaluate,
+                        self.clarify,
+                        self.training_source,
+                    )
                 ],
             )
         )

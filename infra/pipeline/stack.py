@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
+from infra.network.permissions import grant_sagemaker_network_interfaces
 from infra.pipeline.code_assets import CodeFiles, PipelineCode
 from infra.pipeline.execution_role import pipeline_execution_role
 from infra.pipeline.registry import ModelRegistry
@@ -17,6 +18,7 @@ from infra.shared.pipeline_definition import (
     PLACEHOLDERS,
     ModelBuildPipeline,
     images_in_definition,
+    security_group_substitution,
     substitute_placeholders,
 )
 from infra.shared.role_names import RoleNames
@@ -84,6 +86,15 @@ class PipelineStack(Stack):
         # The jobs' ML storage volumes and S3 outputs are encrypted with the project key:
         # SageMaker creates a grant for the volume on the job's behalf.
         storage.grant_volume_encryption(self.role)
+        # With the `network` setting the jobs attach to the VPC (the definition's VpcConfig):
+        # SageMaker creates their network interfaces as this role.
+        network = storage.network
+        job_groups = network.job_security_group_ids if network is not None else None
+        network_policy = (
+            grant_sagemaker_network_interfaces(role, self.role, network, job_groups or [])
+            if network is not None
+            else None
+        )
 
         default_input_uri = f"s3://{storage.data_bucket}/{DATASET_PREFIX}/"
         body, variables = substitute_placeholders(
@@ -93,13 +104,17 @@ class PipelineStack(Stack):
                 "ArtifactBucket": (PLACEHOLDERS.artifact_bucket, storage.artifact_bucket),
                 "DataBucket": (PLACEHOLDERS.data_bucket, storage.data_bucket),
                 "KmsKeyArn": (PLACEHOLDERS.kms_key_arn, storage.key_arn),
-                # All three assets live in the bootstrap asset bucket; keys are <hash>.<ext>.
+                # All four assets live in the bootstrap asset bucket; keys are <hash>.<ext>.
                 "CodeBucket": (PLACEHOLDERS.code_bucket, code.preprocess.s3_bucket_name),
                 "PreprocessKey": (PLACEHOLDERS.preprocess_key, code.preprocess.s3_object_key),
                 "EvaluateKey": (PLACEHOLDERS.evaluate_key, code.evaluate.s3_object_key),
+                "ClarifyKey": (PLACEHOLDERS.clarify_key, code.clarify.s3_object_key),
                 "TrainingSourceKey": (
                     PLACEHOLDERS.training_source_key,
                     code.training_source.s3_object_key,
+                ),
+                **security_group_substitution(
+                    "JobsSecurityGroup", PLACEHOLDERS.jobs_security_group, job_groups
                 ),
             },
         )
@@ -113,6 +128,8 @@ class PipelineStack(Stack):
         )
         # The pipeline validates its role when it is created: create the policy first.
         self.pipeline.node.add_dependency(role.policy)
+        if network_policy is not None:
+            self.pipeline.node.add_dependency(network_policy)
 
         PublishedNames(
             self,

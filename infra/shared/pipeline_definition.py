@@ -10,13 +10,16 @@ the local executor and AWS run the same JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Fn
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
+
+from mlops.core.settings import ProjectSettings
+from sagemaker_pipelines.steps.context import JobNetwork
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,12 @@ class Placeholders:
     code_bucket: str = "mlops-placeholder-code-bucket"
     preprocess_key: str = "mlops-placeholder-preprocess-key.py"
     evaluate_key: str = "mlops-placeholder-evaluate-key.py"
+    clarify_key: str = "mlops-placeholder-clarify-key.py"
     training_source_key: str = "mlops-placeholder-sourcedir-key.tar.gz"
+    # The security group the storage stack creates for the jobs (pipeline) and for the models
+    # (batch), when the ``network`` setting names no groups of its own.
+    jobs_security_group: str = "mlops-placeholder-jobs-sg"
+    models_security_group: str = "mlops-placeholder-models-sg"
 
     MARKER = "mlops-placeholder"
 
@@ -51,11 +59,36 @@ class Placeholders:
         return f"s3://{self.code_bucket}/{self.evaluate_key}"
 
     @property
+    def clarify(self) -> str:
+        return f"s3://{self.code_bucket}/{self.clarify_key}"
+
+    @property
     def training_source(self) -> str:
         return f"s3://{self.code_bucket}/{self.training_source_key}"
 
 
 PLACEHOLDERS = Placeholders()
+
+
+def definition_network(settings: ProjectSettings, security_group: str) -> JobNetwork | None:
+    """Where a definition's jobs attach (``network`` setting; None without it): the subnets,
+    and the groups the setting names or else ``security_group``, the placeholder of the group
+    the storage stack creates (substituted with ``security_group_substitution``)."""
+    network = settings.network
+    if network is None:
+        return None
+    return JobNetwork(
+        subnets=network.subnet_ids,
+        security_group_ids=network.security_group_ids or (security_group,),
+    )
+
+
+def security_group_substitution(
+    name: str, placeholder: str, group_ids: Sequence[str] | None
+) -> dict[str, tuple[str, str]]:
+    """The ``substitute_placeholders`` entry of a created group's placeholder (none without a
+    network; a definition built with the setting's own groups holds no placeholder to replace)."""
+    return {name: (placeholder, group_ids[0])} if group_ids else {}
 
 
 class PlaceholderError(ValueError):

@@ -80,6 +80,7 @@ def init(
         if value not in (None, ())
     }
     dropped_gate = _drop_unfitting_gate(context, schema.require_problem_type())
+    dropped_bias = _drop_unfitting_bias(context, resolved.features)
     try:
         settings = load_settings(cli.overrides, context=context)
         settings.names.bucket("artifacts", account="0" * 12, region=settings.region)
@@ -97,6 +98,11 @@ def init(
         typer.echo(
             f"  note: removed gate.metric {dropped_gate!r}: not a {schema.problem_type} metric"
         )
+    if dropped_bias:
+        typer.echo(
+            f"  note: removed monitoring.bias (facets {', '.join(dropped_bias)}): not features of "
+            f"{data}; set monitoring.bias for this data to monitor bias"
+        )
     gate = settings.resolved_gate()
     typer.echo(f"  gate: test {gate.metric} {gate.comparison} {gate.threshold:g} (MetricThreshold)")
     typer.echo(
@@ -104,6 +110,22 @@ def init(
         f"endpoint {names.endpoint}, stacks {names.storage_stack} …"
     )
     typer.echo(f"next: .venv/bin/mlops pipeline run --local --data {data}")
+
+
+def _drop_unfitting_bias(context: dict[str, Any], features: tuple[str, ...]) -> list[str]:
+    """Remove bias settings whose facets are not features of the new dataset (the template's
+    facets describe the example data); returns the facets removed."""
+    monitoring = context.get("monitoring")
+    if not isinstance(monitoring, dict) or not isinstance(monitoring.get("bias"), dict):
+        return []
+    bias = monitoring["bias"]
+    facets = [str(f.get("name")) for f in bias.get("facets", []) if isinstance(f, dict)]
+    absent = [name for name in facets if name not in features]
+    group = bias.get("group_variable")
+    if not absent and (group is None or group in features):
+        return []
+    monitoring.pop("bias")
+    return absent or [str(group)]
 
 
 def _drop_unfitting_gate(context: dict[str, Any], problem_type: ProblemType) -> str | None:

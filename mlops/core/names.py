@@ -250,6 +250,15 @@ class ProjectNames:
     def explainability_job_definition_prefix(self) -> str:
         return f"{self.project}-explain-v"
 
+    def served_model_prefix(self, revision: str) -> str:
+        """The serving stack's ``Model`` of a package version is this prefix + the version
+        (``churn-mlops-m1a2b3c-v7``), so the explainability monitor's config, written at
+        deploy time, can name it. ``revision`` (6 characters) changes with the template's own
+        model properties, so a template change can replace the model of the version being
+        served. At most 43 + 10 characters: versions up to 10 digits fit SageMaker's 63.
+        ``served_model_prefix("*") + "*"`` matches every revision and version."""
+        return f"{self.project}-m{revision}-v"
+
     @property
     def model_quality_alarm(self) -> str:
         """Fires when the gate metric (``gate.metric``) crosses its baseline constraint."""

@@ -2,8 +2,11 @@
 
 Rows are taken from the same generator with a seed the model never saw, as text exactly as a
 CSV holds it, so what the endpoint receives is what an application would send. The drifted
-batch changes what a monitor must notice in real life: prices up, tenure down, a contract mix
-that moved, a column that stopped being filled in, and more support calls.
+batch changes what each monitor must notice in real life: one flat price for everyone, tenure
+down, a contract mix that moved, a column that stopped being filled in, many more support calls,
+single-product customers and logins far apart (data quality, and a different ranking of the
+features that drive the predictions: feature attribution drift); and half the customers are
+seniors, nine in ten of whom churn (a facet that shifted: bias drift).
 """
 
 from __future__ import annotations
@@ -21,7 +24,19 @@ from mlops.core.problem_types import ProblemType
 from mlops.dataset.generator import write_csv
 from monitoring.ground_truth import RowKey, row_key
 
-DRIFTED_COLUMNS = ("monthly_charges", "tenure_months", "contract", "total_charges", "support_calls")
+DRIFTED_COLUMNS = (
+    "monthly_charges",
+    "tenure_months",
+    "contract",
+    "total_charges",
+    "support_calls",
+    "num_products",
+    "last_login_days",
+    "senior_citizen",
+)
+# The facet the drifted window shifts (the example project's bias facet, cdk.json).
+SHIFTED_FACET = "senior_citizen"
+FLAT_PRICE = "79.99"
 
 
 @dataclass(frozen=True)
@@ -71,18 +86,27 @@ def drifted_batch(
     seed: int,
     scratch: Path,
     problem_type: ProblemType = "binary",
+    *,
+    positive_outcome: str,
 ) -> TrafficBatch:
-    """Rows whose distribution moved away from training on `DRIFTED_COLUMNS`."""
+    """Rows whose distribution moved away from training on `DRIFTED_COLUMNS`; half of them
+    seniors (`SHIFTED_FACET`), whose true outcome is ``positive_outcome`` nine times in ten."""
     frame = _generate(rows, seed, scratch, problem_type)
     rng = np.random.default_rng(seed)
-    charges = pd.to_numeric(frame["monthly_charges"])
-    frame["monthly_charges"] = (charges * 1.6 + 25).round(2).astype(str)
+    frame["monthly_charges"] = FLAT_PRICE
     tenure = pd.to_numeric(frame["tenure_months"])
     frame["tenure_months"] = (tenure // 4).astype(int).astype(str)
     frame["contract"] = np.where(rng.random(len(frame)) < 0.9, "Month-to-month", frame["contract"])
     frame.loc[rng.random(len(frame)) < 0.5, "total_charges"] = ""
     calls = pd.to_numeric(frame["support_calls"])
-    frame["support_calls"] = (calls + 3).astype(str)
+    frame["support_calls"] = (calls + 5).astype(str)
+    frame["num_products"] = np.where(rng.random(len(frame)) < 0.7, "1", frame["num_products"])
+    logins = pd.to_numeric(frame["last_login_days"])
+    frame["last_login_days"] = (logins * 4).astype(int).astype(str)
+    senior = rng.random(len(frame)) < 0.5
+    frame[SHIFTED_FACET] = np.where(senior, "1", "0")
+    churned = senior & (rng.random(len(frame)) < 0.9)
+    frame[target] = np.where(churned, positive_outcome, frame[target])
     return _batch("drifted", frame, features, target)
 
 

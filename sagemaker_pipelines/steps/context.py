@@ -38,6 +38,27 @@ class CodeLocations:
     preprocess: str  # s3 URI of preprocess.py
     evaluate: str  # s3 URI of evaluate.py
     training_source: str  # s3 URI of sourcedir.tar.gz (train.py + inference.py)
+    # s3 URI of clarify.py: the bias and explainability baselines. None builds a pipeline
+    # without them (a caller that does not upload the script yet).
+    clarify: str | None = None
+
+
+@dataclass(frozen=True)
+class JobNetwork:
+    """Where the jobs attach in the user's VPC (``network`` setting): subnets and security
+    groups, each id a string the definition carries verbatim (a placeholder works too).
+
+    Only the placement changes: every job stays network-isolated, so its container still
+    reaches nothing; SageMaker moves the job's own S3 traffic (inputs, outputs, the model)
+    through these subnets, which is why they need a route to S3 (infra/network).
+    """
+
+    subnets: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+
+    def vpc_config(self) -> dict[str, list[str]]:
+        """``VpcConfig`` as every SageMaker API that takes one spells it."""
+        return {"SecurityGroupIds": list(self.security_group_ids), "Subnets": list(self.subnets)}
 
 
 @dataclass(frozen=True)
@@ -60,6 +81,7 @@ class StepContext:
     kms_key_arn: str | None
     parameters: Mapping[str, Parameter]
     images: Images
+    network: JobNetwork | None = None  # None: no VPC (the default; always so locally)
 
     def execution_uri(self, *parts: str) -> Join:
         """s3://<bucket>/<pipeline>/<execution id>/<parts…>: one prefix per execution."""
@@ -86,6 +108,7 @@ def build_context(
     default_input_uri: str,
     code: CodeLocations,
     kms_key_arn: str | None,
+    network: JobNetwork | None = None,
 ) -> StepContext:
     """The session, the parameters declared from `parameter_specs` and the image URIs."""
     import boto3
@@ -110,6 +133,7 @@ def build_context(
         artifact_bucket=artifact_bucket,
         code=code,
         kms_key_arn=kms_key_arn,
+        network=network,
         parameters=MappingProxyType({spec.name: _declare(spec) for spec in specs}),
         images=Images(
             sklearn=image_uris.retrieve("sklearn", settings.region, SKLEARN_VERSION),

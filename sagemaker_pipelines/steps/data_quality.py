@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sagemaker_pipelines.steps.context import StepContext
+from sagemaker_pipelines.steps.context import JobNetwork, StepContext
 from sagemaker_pipelines.steps.names import DATA_QUALITY
 from sagemaker_pipelines.steps.preprocess import preprocess_output
 
@@ -52,13 +52,28 @@ def build_data_quality(ctx: StepContext, preprocess: ProcessingStep) -> QualityC
     )
 
 
-def isolate_network(document: dict[str, Any]) -> None:
-    """Network isolation for the QualityCheck job, set in the finished document.
+def isolate_network(document: dict[str, Any], network: JobNetwork | None = None) -> None:
+    """Network isolation (and, with ``network``, the VPC) for the QualityCheck jobs, set in the
+    finished document.
 
     SDK 3.27 cannot serialise a ``NetworkConfig`` handed to ``CheckJobConfig`` (its object
-    reaches ``json.dumps`` unconverted), so the step's processing request gets the same
-    ``NetworkConfig`` the other processing steps carry, here.
+    reaches ``json.dumps`` unconverted), so each QualityCheck step's processing request gets the
+    same ``NetworkConfig`` the other processing steps carry, here.
     """
-    for step in document["Steps"]:
-        if step["Name"] == DATA_QUALITY:
-            step["Arguments"]["NetworkConfig"] = {"EnableNetworkIsolation": True}
+    config: dict[str, Any] = {"EnableNetworkIsolation": True}
+    if network is not None:
+        config["VpcConfig"] = network.vpc_config()
+    for step in _all_steps(document["Steps"]):
+        if step["Type"] == "QualityCheck":
+            step["Arguments"]["NetworkConfig"] = dict(config)
+
+
+def _all_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every step, those inside a Condition's branches too."""
+    found = []
+    for step in steps:
+        found.append(step)
+        arguments = step.get("Arguments", {})
+        for branch in ("IfSteps", "ElseSteps"):
+            found += _all_steps(arguments.get(branch, []) if isinstance(arguments, dict) else [])
+    return found

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 PREPROCESS = "Preprocess"
 DATA_QUALITY = "DataQualityBaseline"
+# Baselines of the other three Model Monitor types: model quality (QualityCheck on Evaluate's
+# predictions), bias and SHAP explanations (training/clarify.py, writing Clarify's formats).
+MODEL_QUALITY = "ModelQualityBaseline"
+MODEL_BIAS = "ModelBiasBaseline"
+MODEL_EXPLAINABILITY = "ModelExplainabilityBaseline"
 TRAIN = "Train"
 EVALUATE = "Evaluate"
 # The gate: CheckMetric registers a model whose test predictions vary and whose gate metric

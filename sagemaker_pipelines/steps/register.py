@@ -1,8 +1,9 @@
 """Register: the trained model as a package version of the project's model package group.
 
 The package records what deployment and monitoring need later: the serving image and entry
-point, the evaluation report, and the data-quality baseline the monitoring schedule checks
-endpoint traffic against (read back by the approval Lambda, contracts §11).
+point, the evaluation report, and the baselines of the four monitor types — data quality, model
+quality, bias and explainability — that the monitoring schedules check endpoint traffic against
+(read back by the approval Lambda, contracts §11).
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ from typing import TYPE_CHECKING, Any
 from mlops.core.media import JSON, REQUEST_TYPES, RESPONSE_TYPES
 from sagemaker_pipelines.code import INFERENCE_SCRIPT
 from sagemaker_pipelines.steps.check_metric import THRESHOLD_PARAMETER
+from sagemaker_pipelines.steps.clarify import (
+    ANALYSIS_FILE,
+    BIAS_OUTPUT,
+    CONFIG_FILE,
+    CONSTRAINTS_FILE,
+    EXPLAINABILITY_OUTPUT,
+    clarify_file,
+)
 from sagemaker_pipelines.steps.context import StepContext
 from sagemaker_pipelines.steps.evaluate import evaluated, report_uri
 from sagemaker_pipelines.steps.names import REGISTER
@@ -45,11 +54,14 @@ def build_register(
     train: TrainingStep,
     evaluate: ProcessingStep,
     data_quality: QualityCheckStep,
+    model_quality: QualityCheckStep,
+    bias: ProcessingStep | None = None,
+    explainability: ProcessingStep | None = None,
 ) -> ModelStep:
     """Register as ``PendingManualApproval`` (the parameter allows nothing else), with metrics
-    and drift baselines."""
+    and the drift baselines of every monitor type (bias and explainability when built)."""
     from sagemaker.core.drift_check_baselines import DriftCheckBaselines
-    from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.model_metrics import FileSource, MetricsSource, ModelMetrics
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.serve import ModelBuilder
 
@@ -67,8 +79,21 @@ def build_register(
         },
     )
     baseline = data_quality.properties
+    quality = model_quality.properties
     endpoint_type = ctx.settings.instances.endpoint_type
     gate = ctx.settings.resolved_gate()
+
+    def source(uri: Any) -> MetricsSource:
+        return MetricsSource(s3_uri=uri, content_type=JSON)
+
+    def clarify_source(step: ProcessingStep | None, output: str, name: str) -> Any:
+        return None if step is None else source(clarify_file(step, output, name))
+
+    def clarify_config(step: ProcessingStep | None, output: str) -> Any:
+        if step is None:
+            return None
+        return FileSource(s3_uri=clarify_file(step, output, CONFIG_FILE), content_type=JSON)
+
     return ModelStep(
         name=REGISTER,
         step_args=builder.register(
@@ -80,21 +105,25 @@ def build_register(
             approval_status=ctx.parameters["ModelApprovalStatus"],
             customer_metadata_properties=version_metadata(ctx, evaluate, gate.metric, gate.path),
             model_metrics=ModelMetrics(
-                model_statistics=MetricsSource(s3_uri=report_uri(evaluate), content_type=JSON),
-                model_data_statistics=MetricsSource(
-                    s3_uri=baseline.CalculatedBaselineStatistics, content_type=JSON
-                ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=baseline.CalculatedBaselineConstraints, content_type=JSON
-                ),
+                model_statistics=source(report_uri(evaluate)),
+                model_constraints=source(quality.CalculatedBaselineConstraints),
+                model_data_statistics=source(baseline.CalculatedBaselineStatistics),
+                model_data_constraints=source(baseline.CalculatedBaselineConstraints),
+                bias=clarify_source(bias, BIAS_OUTPUT, ANALYSIS_FILE),
+                explainability=clarify_source(explainability, EXPLAINABILITY_OUTPUT, ANALYSIS_FILE),
             ),
             drift_check_baselines=DriftCheckBaselines(
-                model_data_statistics=MetricsSource(
-                    s3_uri=baseline.CalculatedBaselineStatistics, content_type=JSON
+                model_statistics=source(quality.BaselineUsedForDriftCheckStatistics),
+                model_constraints=source(quality.BaselineUsedForDriftCheckConstraints),
+                model_data_statistics=source(baseline.CalculatedBaselineStatistics),
+                model_data_constraints=source(baseline.CalculatedBaselineConstraints),
+                bias_config_file=clarify_config(bias, BIAS_OUTPUT),
+                bias_pre_training_constraints=clarify_source(bias, BIAS_OUTPUT, CONSTRAINTS_FILE),
+                bias_post_training_constraints=clarify_source(bias, BIAS_OUTPUT, CONSTRAINTS_FILE),
+                explainability_constraints=clarify_source(
+                    explainability, EXPLAINABILITY_OUTPUT, ANALYSIS_FILE
                 ),
-                model_data_constraints=MetricsSource(
-                    s3_uri=baseline.CalculatedBaselineConstraints, content_type=JSON
-                ),
+                explainability_config_file=clarify_config(explainability, EXPLAINABILITY_OUTPUT),
             ),
         ),
     )

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -24,9 +25,11 @@ from moto.events.models import EventPattern
 
 from infra.deploy.approval import approval_event_pattern
 from infra.deploy.runtime import handler as deployer
+from infra.serving import stack as serving
 from mlops.local_runtime.moto_registry import install
 from tests.infra.conftest import Synthesized
 from tests.infra.moto_stacks import create_stack
+from tests.infra.test_model_monitors import resolve
 
 REGION = "us-east-1"
 GROUP = "churn-mlops-models"
@@ -35,10 +38,26 @@ PROD_STACK = "churn-mlops-serving"
 ARTIFACTS = "churn-mlops-artifacts-123456789012-us-east-1"
 CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-staging-cfn-serving-us-east-1"
 PROD_CFN_ROLE = "arn:aws:iam::123456789012:role/churn-mlops-cfn-serving-us-east-1"
-STAGES = (
-    deployer.StageTarget("staging", STACK, CFN_ROLE, region=REGION),
-    deployer.StageTarget("prod", PROD_STACK, PROD_CFN_ROLE, region=REGION),
+# The serving stack's parameters of the optional monitors (infra.serving.stack).
+MONITOR_PARAMETERS = (
+    serving.MODEL_QUALITY_CONSTRAINTS_URI,
+    serving.BIAS_CONFIG_URI,
+    serving.BIAS_CONSTRAINTS_URI,
+    serving.EXPLAINABILITY_CONFIG_URI,
+    serving.EXPLAINABILITY_CONSTRAINTS_URI,
+    serving.EXPLAINABILITY_MODEL_PREFIX,
 )
+# As the deploy stack configures the Lambda (the monitoring instance type for Clarify).
+STAGES = (
+    deployer.StageTarget(
+        "staging", STACK, CFN_ROLE, region=REGION, explainer_instance_type="ml.m5.large"
+    ),
+    deployer.StageTarget(
+        "prod", PROD_STACK, PROD_CFN_ROLE, region=REGION, explainer_instance_type="ml.m5.large"
+    ),
+)
+MONITOR_CONFIGS = f"s3://{ARTIFACTS}/churn-mlops-pipeline/monitor-configs"
+CLARIFY_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clarify"
 
 
 @dataclass
@@ -48,26 +67,36 @@ class Registry:
     cloudformation: Any
     version: int = 0
 
-    def register(self, *, baselines: bool = True) -> str:
-        """A pending model version whose baselines exist in the artifact bucket."""
+    def register(self, *, baselines: bool = True, every_monitor: bool = False) -> str:
+        """A pending model version whose baselines exist in the artifact bucket: data quality,
+        and with ``every_monitor`` model quality and bias as register.py records them."""
         self.version += 1
-        prefix = f"churn-mlops-pipeline/exec-{self.version}/data-quality"
         kwargs: dict[str, Any] = {}
         if baselines:
-            for name in ("statistics.json", "constraints.json"):
-                self.s3.put_object(Bucket=ARTIFACTS, Key=f"{prefix}/{name}", Body=b"{}")
-            kwargs["DriftCheckBaselines"] = {
+            drift = {
                 "ModelDataQuality": {
-                    "Statistics": {
-                        "ContentType": "application/json",
-                        "S3Uri": f"s3://{ARTIFACTS}/{prefix}/statistics.json",
-                    },
-                    "Constraints": {
-                        "ContentType": "application/json",
-                        "S3Uri": f"s3://{ARTIFACTS}/{prefix}/constraints.json",
-                    },
+                    "Statistics": self.baseline("data-quality/statistics.json"),
+                    "Constraints": self.baseline("data-quality/constraints.json"),
                 }
             }
+            if every_monitor:
+                bias = self.baseline("bias/constraints.json")
+                drift |= {
+                    "ModelQuality": {
+                        "Statistics": self.baseline("model-quality/statistics.json"),
+                        "Constraints": self.baseline("model-quality/constraints.json"),
+                    },
+                    "Bias": {
+                        "ConfigFile": self.baseline("bias/analysis_config.json"),
+                        "PreTrainingConstraints": bias,
+                        "PostTrainingConstraints": bias,
+                    },
+                    "Explainability": {
+                        "ConfigFile": self.baseline("explainability/analysis_config.json"),
+                        "Constraints": self.baseline("explainability/analysis.json"),
+                    },
+                }
+            kwargs["DriftCheckBaselines"] = drift
         response = self.sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
             ModelApprovalStatus="PendingManualApproval",
@@ -84,6 +113,15 @@ class Registry:
             **kwargs,
         )
         return str(response["ModelPackageArn"])
+
+    def baseline_uri(self, path: str) -> str:
+        return f"s3://{ARTIFACTS}/churn-mlops-pipeline/exec-{self.version}/{path}"
+
+    def baseline(self, path: str) -> dict[str, str]:
+        """A baseline object of the current version, written to the artifact bucket."""
+        key = f"churn-mlops-pipeline/exec-{self.version}/{path}"
+        self.s3.put_object(Bucket=ARTIFACTS, Key=key, Body=b"{}")
+        return {"ContentType": "application/json", "S3Uri": f"s3://{ARTIFACTS}/{key}"}
 
     def set_status(self, arn: str, status: str) -> None:
         self.sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus=status)
@@ -109,6 +147,12 @@ class Registry:
         stack = self.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
         return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
 
+    def served_model_prefix(self, stack_name: str = STACK) -> str:
+        """The serving stack's ``ServedModelPrefix`` output, as the Lambda reads it."""
+        stack = self.cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        return outputs["ServedModelPrefix"]
+
 
 def _epoch_millis(value: Any) -> Any:
     if isinstance(value, datetime):
@@ -132,7 +176,9 @@ def registry(synthesized: Synthesized) -> Iterator[Registry]:
 
 @pytest.fixture
 def deploy(registry: Registry) -> Any:
-    config = deployer.Config(model_package_group=GROUP, stages=STAGES)
+    config = deployer.Config(
+        model_package_group=GROUP, stages=STAGES, monitor_configs=MONITOR_CONFIGS
+    )
 
     def run(event: dict[str, Any]) -> deployer.Decision:
         return deployer.deploy(
@@ -210,6 +256,58 @@ def test_approved_version_becomes_the_served_one(
     messages = [r.getMessage() for r in caplog.records if r.name == "deploy_on_approval"]
     assert len(messages) == 1
     assert messages[0].startswith(f"decision=deployed model_package={arn} reason=updating {STACK}")
+
+
+def test_a_version_with_every_baseline_sets_every_monitor_parameter(
+    registry: Registry, deploy: Any
+) -> None:
+    arn = registry.register(every_monitor=True)
+    registry.set_status(arn, "Approved")
+    assert deploy(registry.event(arn)).action == "deployed"
+    parameters = registry.stack_parameters()
+    prefix = registry.served_model_prefix()
+    model = f"{prefix}{registry.version}"
+    assert {key: parameters[key] for key in MONITOR_PARAMETERS} == {
+        "ModelQualityConstraintsUri": registry.baseline_uri("model-quality/constraints.json"),
+        "BiasConfigUri": registry.baseline_uri("bias/analysis_config.json"),
+        "BiasConstraintsUri": registry.baseline_uri("bias/constraints.json"),
+        # The stage's config (the baseline's plus its predictor), not the baseline's own.
+        "ExplainabilityConfigUri": f"{MONITOR_CONFIGS}/staging/{model}/analysis_config.json",
+        "ExplainabilityConstraintsUri": registry.baseline_uri("explainability/analysis.json"),
+        "ExplainabilityModelPrefix": prefix,
+    }
+
+
+def test_a_version_with_only_data_quality_clears_the_other_monitors(
+    registry: Registry, deploy: Any
+) -> None:
+    earlier = registry.register(every_monitor=True)
+    registry.set_status(earlier, "Approved")
+    assert deploy(registry.event(earlier)).action == "deployed"
+    arn = registry.register()
+    registry.set_status(arn, "Approved")
+    assert deploy(registry.event(arn)).action == "deployed"
+    parameters = registry.stack_parameters()
+    assert parameters["ModelPackageArn"] == arn
+    # The earlier version's baselines must not be checked against this version's traffic.
+    assert {key: parameters[key] for key in MONITOR_PARAMETERS} == dict.fromkeys(
+        MONITOR_PARAMETERS, ""
+    )
+    assert parameters[serving.ATTRIBUTION_ALARM_FEATURE] == ""
+
+
+def test_a_version_whose_bias_baseline_is_missing_is_refused(
+    registry: Registry, deploy: Any
+) -> None:
+    arn = registry.register(every_monitor=True)
+    registry.set_status(arn, "Approved")
+    key = f"churn-mlops-pipeline/exec-{registry.version}/bias/analysis_config.json"
+    registry.s3.delete_object(Bucket=ARTIFACTS, Key=key)
+    before = registry.stack_parameters()
+    decision = deploy(registry.event(arn))
+    assert decision.action == "refused"
+    assert "bias/analysis_config.json" in decision.reason
+    assert registry.stack_parameters() == before
 
 
 def test_repeated_event_for_the_served_version_changes_nothing(
@@ -349,3 +447,141 @@ def test_a_stage_in_another_account_is_reached_through_its_access_role() -> None
         ).get_caller_identity()
     assert identity["Account"] == "222222222222"
     assert identity["Arn"].endswith("assumed-role/churn-mlops-access-us-east-1/deploy-prod")
+
+
+def test_the_lambda_sets_parameters_the_serving_stack_declares(synthesized: Synthesized) -> None:
+    declared = synthesized.templates["Serving"]["Parameters"]
+    sent = (
+        deployer.MODEL_PACKAGE_ARN,
+        deployer.BASELINE_STATISTICS_URI,
+        deployer.BASELINE_CONSTRAINTS_URI,
+        deployer.MODEL_QUALITY_CONSTRAINTS_URI,
+        deployer.BIAS_CONFIG_URI,
+        deployer.BIAS_CONSTRAINTS_URI,
+        deployer.EXPLAINABILITY_CONFIG_URI,
+        deployer.EXPLAINABILITY_CONSTRAINTS_URI,
+        deployer.EXPLAINABILITY_MODEL_PREFIX,
+        deployer.ATTRIBUTION_ALARM_FEATURE,
+        deployer.ATTRIBUTION_ALARM_LABEL,
+        deployer.ATTRIBUTION_ALARM_THRESHOLD,
+    )
+    assert set(MONITOR_PARAMETERS) < set(sent)
+    # The served model's prefix is read from the stack's output of that name.
+    assert deployer.SERVED_MODEL_PREFIX_OUTPUT == serving.SERVED_MODEL_PREFIX_OUTPUT
+    assert deployer.SERVED_MODEL_PREFIX_OUTPUT in synthesized.templates["Serving"]["Outputs"]
+    assert set(sent) <= set(declared)
+
+
+# ------------------------------------------------------------ the explainability monitor config
+
+
+def _put_json(registry: Registry, path: str, document: dict[str, Any]) -> None:
+    key = f"churn-mlops-pipeline/exec-{registry.version}/{path}"
+    registry.s3.put_object(Bucket=ARTIFACTS, Key=key, Body=json.dumps(document).encode())
+
+
+def _read_json(registry: Registry, uri: str) -> dict[str, Any]:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    document: dict[str, Any] = json.loads(
+        registry.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    )
+    return document
+
+
+def test_the_explainability_config_names_the_model_the_update_creates(
+    registry: Registry, deploy: Any, synthesized: Synthesized
+) -> None:
+    arn = registry.register(every_monitor=True)
+    # The baseline's config as the pipeline registers it, and a real Clarify analysis.
+    baseline_config = json.loads(
+        (CLARIFY_FIXTURES / "docs-explainability-monitor-analysis-config.json").read_text()
+    )
+    baseline_config["predictor"] = {"content_type": "text/csv", "accept_type": "text/csv"}
+    _put_json(registry, "explainability/analysis_config.json", baseline_config)
+    analysis = json.loads(
+        (CLARIFY_FIXTURES / "examples-fraud-explainability-analysis.json").read_text()
+    )
+    _put_json(registry, "explainability/analysis.json", analysis)
+    registry.set_status(arn, "Approved")
+    assert deploy(registry.event(arn)).action == "deployed"
+
+    parameters = registry.stack_parameters()
+    written = _read_json(registry, parameters[serving.EXPLAINABILITY_CONFIG_URI])
+    assert {k: v for k, v in written.items() if k != "predictor"} == {
+        k: v for k, v in baseline_config.items() if k != "predictor"
+    }
+    assert written["predictor"] == {
+        "content_type": "text/csv",
+        "accept_type": "text/csv",
+        "model_name": f"{registry.served_model_prefix()}{registry.version}",
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 1,
+    }
+    # The model Clarify will stand its shadow endpoint up from is the one the template names
+    # with these parameters (moto names a created Model after its logical id instead).
+    template = synthesized.templates["StagingServing"]["Resources"]
+    (model,) = [r for r in template.values() if r["Type"] == "AWS::SageMaker::Model"]
+    assert (
+        resolve(model["Properties"]["ModelName"], parameters)
+        == (written["predictor"]["model_name"])
+    )
+
+    shap = analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]
+    top = max(shap, key=shap.get)
+    assert parameters[serving.ATTRIBUTION_ALARM_FEATURE] == top
+    assert parameters[serving.ATTRIBUTION_ALARM_LABEL] == "label0"
+    assert float(parameters[serving.ATTRIBUTION_ALARM_THRESHOLD]) == pytest.approx(
+        shap[top] / 2, abs=1e-8
+    )
+
+
+def test_an_explainability_baseline_that_is_not_json_is_refused(
+    registry: Registry, deploy: Any
+) -> None:
+    arn = registry.register(every_monitor=True)
+    key = f"churn-mlops-pipeline/exec-{registry.version}/explainability/analysis_config.json"
+    registry.s3.put_object(Bucket=ARTIFACTS, Key=key, Body=b"not json")
+    registry.set_status(arn, "Approved")
+    before = registry.stack_parameters()
+    decision = deploy(registry.event(arn))
+    assert decision.action == "refused"
+    assert "explainability/analysis_config.json is not JSON" in decision.reason
+    assert registry.stack_parameters() == before
+
+
+def test_the_lambda_knows_each_stages_shadow_instance_and_where_to_write_configs(
+    synthesized: Synthesized,
+) -> None:
+    function = synthesized.one("Deploy", "AWS::Lambda::Function")["Properties"]
+    variables = function["Environment"]["Variables"]
+    stages = json.dumps(variables["STAGES"])
+    assert stages.count('\\"explainer_instance_type\\":\\"ml.m5.large\\"') == 2
+    assert json.dumps(variables["MONITOR_CONFIGS"]).endswith(
+        '/churn-mlops-pipeline/monitor-configs"]]}'
+    )
+
+
+def test_deploying_the_served_version_again_rewrites_a_config_naming_a_replaced_model(
+    registry: Registry, deploy: Any
+) -> None:
+    """``cdk deploy`` renamed the model (its revision changed): the stack dropped the monitor
+    whose config names the old one; invoking the Lambda for the version restores it."""
+    arn = registry.register(every_monitor=True)
+    registry.set_status(arn, "Approved")
+    assert deploy(registry.event(arn)).action == "deployed"
+    parameters = registry.stack_parameters()
+    registry.cloudformation.update_stack(
+        StackName=STACK,
+        UsePreviousTemplate=True,
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": "churn-mlops-staging-m000000-v"}
+            if key == serving.EXPLAINABILITY_MODEL_PREFIX
+            else {"ParameterKey": key, "UsePreviousValue": True}
+            for key in parameters
+        ],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+    )
+    assert deploy(registry.event(arn)).action == "deployed"
+    restored = registry.stack_parameters()
+    assert restored[serving.EXPLAINABILITY_MODEL_PREFIX] == registry.served_model_prefix()
+    assert deploy(registry.event(arn)).action == "already-deployed"

@@ -37,7 +37,7 @@ def test_pipeline_body_is_the_built_definition_with_cloudformation_values(
     assert variables["RoleArn"] == {"Fn::GetAtt": [role_id, "Arn"]}
     assert "churn-mlops-artifacts-" in json.dumps(variables["ArtifactBucket"])
     assert "cdk-hnb659fds-assets-" in json.dumps(variables["CodeBucket"])
-    for key in ("PreprocessKey", "EvaluateKey", "TrainingSourceKey"):
+    for key in ("PreprocessKey", "EvaluateKey", "ClarifyKey", "TrainingSourceKey"):
         assert re.fullmatch(r"[0-9a-f]{64}\.(py|gz)", variables[key]), variables[key]
     # Substituting the placeholders back gives exactly the JSON build_definition returned.
     restored = body
@@ -49,6 +49,7 @@ def test_pipeline_body_is_the_built_definition_with_cloudformation_values(
         "CodeBucket": PLACEHOLDERS.code_bucket,
         "PreprocessKey": PLACEHOLDERS.preprocess_key,
         "EvaluateKey": PLACEHOLDERS.evaluate_key,
+        "ClarifyKey": PLACEHOLDERS.clarify_key,
         "TrainingSourceKey": PLACEHOLDERS.training_source_key,
     }.items():
         restored = restored.replace("${" + name + "}", placeholder)
@@ -65,7 +66,12 @@ def test_processing_entry_points_name_the_staged_asset_objects(synthesized: Synt
         "Fn::Sub"
     ]
     steps = {step["Name"]: step for step in json.loads(body.replace("${!", "${"))["Steps"]}
-    for step_name, key in (("Preprocess", "PreprocessKey"), ("Evaluate", "EvaluateKey")):
+    for step_name, key in (
+        ("Preprocess", "PreprocessKey"),
+        ("Evaluate", "EvaluateKey"),
+        ("ModelBiasBaseline", "ClarifyKey"),
+        ("ModelExplainabilityBaseline", "ClarifyKey"),
+    ):
         arguments = steps[step_name]["Arguments"]
         entry = arguments["AppSpecification"]["ContainerEntrypoint"]
         assert entry[-1] == "/opt/ml/processing/input/code/${" + key + "}"

@@ -19,6 +19,9 @@ ENDPOINT_TYPES = (
     "AWS::SageMaker::EndpointConfig",
     "AWS::SageMaker::Endpoint",
     "AWS::SageMaker::DataQualityJobDefinition",
+    "AWS::SageMaker::ModelQualityJobDefinition",
+    "AWS::SageMaker::ModelBiasJobDefinition",
+    "AWS::SageMaker::ModelExplainabilityJobDefinition",
     "AWS::SageMaker::MonitoringSchedule",
     "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::CompositeAlarm",
@@ -45,7 +48,14 @@ def test_without_a_model_package_only_roles_are_created(synthesized: Synthesized
     assert template["Conditions"]["HasModelPackage"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": MODEL_PACKAGE_ARN}, ""]}]
     }
-    follows_the_model = ("HasModelPackage", "AutoScalingApplies")
+    follows_the_model = (
+        "HasModelPackage",
+        "AutoScalingApplies",
+        "HasModelQualityBaseline",
+        "HasBiasBaseline",
+        "HasExplainabilityBaseline",
+        "HasAttributionAlarm",
+    )
     unconditional = {
         r["Type"]
         for r in template["Resources"].values()
@@ -161,7 +171,11 @@ def test_monitoring_schedule_runs_the_versioned_job_definition(synthesized: Synt
     assert name["Fn::Join"][1][0] == "churn-mlops-dq-v"
     assert "Fn::Select" in json.dumps(name)
     assert MODEL_PACKAGE_ARN in json.dumps(name)
-    schedule = synthesized.one("Serving", "AWS::SageMaker::MonitoringSchedule")
+    (schedule,) = [
+        s
+        for s in synthesized.resources("Serving", "AWS::SageMaker::MonitoringSchedule").values()
+        if s["Properties"]["MonitoringScheduleConfig"]["MonitoringType"] == "DataQuality"
+    ]
     config = schedule["Properties"]["MonitoringScheduleConfig"]
     assert config["MonitoringJobDefinitionName"] == name
     assert config["MonitoringType"] == "DataQuality"
@@ -180,7 +194,7 @@ def test_each_feature_has_a_drift_alarm_feeding_one_composite(synthesized: Synth
     drift = [
         a["Properties"]
         for a in alarms
-        if a["Properties"]["MetricName"].startswith("feature_baseline_drift_")
+        if str(a["Properties"].get("MetricName", "")).startswith("feature_baseline_drift_")
     ]
     assert {a["MetricName"] for a in drift} >= {
         "feature_baseline_drift_tenure_months",

@@ -140,9 +140,11 @@ def approval_event(arn: str, group: str) -> dict[str, Any]:
 def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     number = next(_NAMES)
     stack, group, bucket = (f"churn-{kind}-{number}" for kind in ("serving", "models", "artifacts"))
-    monkeypatch.setenv("SERVING_STACK_NAME", stack)
     monkeypatch.setenv("MODEL_PACKAGE_GROUP", group)
-    monkeypatch.setenv("CLOUDFORMATION_ROLE_ARN", CFN_ROLE)
+    monkeypatch.setenv(  # what the stack passes: the stages in order, approval deploys to the first
+        "STAGES",
+        json.dumps([{"name": "staging", "stack_name": stack, "cloudformation_role_arn": CFN_ROLE}]),
+    )
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)  # what handler()'s own clients use
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with warnings.catch_warnings():
@@ -167,16 +169,16 @@ def world(moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Wor
 
 
 def deploy(world: World, event: dict[str, Any], **clients: Any) -> deployer.Decision:
-    return deployer.deploy_on_approval(
+    cloudformation = clients.get("cloudformation", world.cloudformation)
+    return deployer.deploy(
         event,
         config=deployer.Config(
-            stack_name=world.stack,
             model_package_group=world.group,
-            cloudformation_role_arn=CFN_ROLE,
+            stages=(deployer.StageTarget("staging", world.stack, CFN_ROLE),),
         ),
         sagemaker=clients.get("sagemaker", world.sagemaker),
-        cloudformation=clients.get("cloudformation", world.cloudformation),
         s3=clients.get("s3", world.s3),
+        cloudformation_for=lambda target: cloudformation,
     )
 
 

@@ -43,6 +43,7 @@ def images() -> dict[str, str]:
         "sklearn": _ecr_repository(image_uris.retrieve("sklearn", REGION, SKLEARN_VERSION)),
         "xgboost": _ecr_repository(image_uris.retrieve("xgboost", REGION, XGBOOST_VERSION)),
         "monitor": _ecr_repository(image_uris.retrieve("model-monitor", REGION)),
+        "clarify": _ecr_repository(image_uris.retrieve("clarify", REGION)),
     }
 
 
@@ -56,7 +57,7 @@ def _statements(synthesized: Synthesized, stack: str, role_name: str) -> list[St
     [
         ("Pipeline", "churn-mlops-pipeline-us-east-1", ("sklearn", "xgboost", "monitor")),
         ("Serving", "churn-mlops-model-us-east-1", ("xgboost",)),
-        ("Serving", "churn-mlops-monitor-us-east-1", ("monitor",)),
+        ("Serving", "churn-mlops-monitor-us-east-1", ("monitor", "clarify")),
     ],
 )
 def test_ecr_pulls_name_exactly_the_repositories_of_the_images_each_role_runs(
@@ -150,7 +151,7 @@ def test_every_step_of_the_deployed_definition_writes_under_that_prefix(
                 collect(item)
 
     collect(json.loads(body))
-    assert len(outputs) == 8
+    assert len(outputs) == 11  # Preprocess writes five, six more steps one each
     for uri in outputs:
         assert uri["Std:Join"]["Values"][:3] == [
             "s3:/",

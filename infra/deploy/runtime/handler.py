@@ -10,11 +10,21 @@ Two ways in:
   audited ``UpdateModelPackage`` that IAM can restrict per stage); this function only carries
   out what the registry says, so it can never be asked to put an unpromoted version anywhere.
 
-For a deployable version it reads the data-quality drift-check baselines from the registry and
-calls CloudFormation ``UpdateStack`` on the stage's serving stack with the previous template
-(never another one), the stage's own CloudFormation role, and the new ``ModelPackageArn`` /
-baseline parameters (every other parameter keeps its value), so the endpoint stays
-CloudFormation-managed and CloudFormation runs the blue/green rollout. A stage in another
+For a deployable version it reads the drift-check baselines from the registry (data quality
+required; model quality, bias and explainability optional, each an empty parameter when the
+version has none, so the stack drops that monitor rather than keep an earlier version's) and
+calls
+CloudFormation ``UpdateStack`` on the stage's serving stack with the previous template (never
+another one), the stage's own CloudFormation role, and the new ``ModelPackageArn`` / baseline
+parameters (every other parameter keeps its value; a parameter the stack does not declare is
+not sent), so the endpoint stays
+CloudFormation-managed and CloudFormation runs the blue/green rollout. The explainability
+monitor's Clarify job stands up a shadow endpoint from the served model, so its config must
+name that model: before the update the function writes the stage's config (the baseline's
+``analysis_config.json`` plus ``predictor``: the model the stack will name
+its ``ServedModelPrefix`` output + the version, the stage's monitoring instance type) under
+``MONITOR_CONFIGS`` and passes its URI, with the alarm's feature, output and threshold read
+from the baseline's analysis. A stage in another
 account is reached by assuming that account's access role, which may do exactly that.
 
 Anything else is a no-op with one log line saying why: a pending or rejected package, a
@@ -46,6 +56,21 @@ LOG.setLevel(logging.INFO)
 MODEL_PACKAGE_ARN = "ModelPackageArn"
 BASELINE_STATISTICS_URI = "BaselineStatisticsUri"
 BASELINE_CONSTRAINTS_URI = "BaselineConstraintsUri"
+MODEL_QUALITY_CONSTRAINTS_URI = "ModelQualityConstraintsUri"
+BIAS_CONFIG_URI = "BiasConfigUri"
+BIAS_CONSTRAINTS_URI = "BiasConstraintsUri"
+EXPLAINABILITY_CONFIG_URI = "ExplainabilityConfigUri"
+EXPLAINABILITY_CONSTRAINTS_URI = "ExplainabilityConstraintsUri"
+EXPLAINABILITY_MODEL_PREFIX = "ExplainabilityModelPrefix"
+SERVED_MODEL_PREFIX_OUTPUT = "ServedModelPrefix"  # the serving stack's output
+ATTRIBUTION_ALARM_FEATURE = "AttributionAlarmFeature"
+ATTRIBUTION_ALARM_LABEL = "AttributionAlarmLabel"
+ATTRIBUTION_ALARM_THRESHOLD = "AttributionAlarmThreshold"
+# The attribution alarm fires when the baseline's most important feature keeps less than this
+# share of its baseline global SHAP value.
+ATTRIBUTION_ALARM_FRACTION = 0.5
+# Clarify's shadow endpoint: one instance for the duration of a monitoring run.
+SHADOW_INSTANCE_COUNT = 1
 APPROVED = "Approved"
 DEPLOYING = "Deploying"  # sagemaker_pipelines.lifecycle.DEPLOYING
 _NO_UPDATES = "No updates are to be performed"
@@ -61,18 +86,25 @@ class StageTarget:
     cloudformation_role_arn: str  # the role CloudFormation runs the update as
     access_role_arn: str | None = None  # assumed first when the stage is in another account
     region: str | None = None
+    # Clarify's shadow endpoint of the served model runs on this instance type. Unset: no
+    # explainability monitor.
+    explainer_instance_type: str | None = None
 
 
 @dataclass(frozen=True)
 class Config:
     model_package_group: str
     stages: tuple[StageTarget, ...]  # in order: approval deploys to the first
+    # s3://<artifact bucket>/<pipeline>/monitor-configs: where the stages' explainability
+    # configs are written (readable by every stage's monitor role). None: not written.
+    monitor_configs: str | None = None
 
     @classmethod
     def from_env(cls) -> Config:
         return cls(
             model_package_group=os.environ["MODEL_PACKAGE_GROUP"],
             stages=tuple(StageTarget(**stage) for stage in json.loads(os.environ["STAGES"])),
+            monitor_configs=os.environ.get("MONITOR_CONFIGS") or None,
         )
 
     def stage(self, name: str) -> StageTarget | None:
@@ -152,7 +184,7 @@ def deploy(
             "ignored", arn, f"status is {detail.get('ModelApprovalStatus')!r}, not Approved"
         ).log()
     target = config.stages[0]
-    return _deploy(arn, target, sagemaker, s3, cloudformation_for(target))
+    return _deploy(arn, target, config, sagemaker, s3, cloudformation_for(target))
 
 
 def _deploy_promoted(
@@ -179,12 +211,13 @@ def _deploy_promoted(
             f"the registry records {recorded}, not {name}/{DEPLOYING}: promote it first "
             "(`mlops models promote`)",
         ).log()
-    return _deploy(arn, target, sagemaker, s3, cloudformation_for(target), package=package)
+    return _deploy(arn, target, config, sagemaker, s3, cloudformation_for(target), package=package)
 
 
 def _deploy(
     arn: str,
     target: StageTarget,
+    config: Config,
     sagemaker: Any,
     s3: Any,
     cloudformation: Any,
@@ -210,25 +243,40 @@ def _deploy(
         return Decision(
             "refused", arn, "no DriftCheckBaselines.ModelDataQuality statistics/constraints"
         ).log()
-    missing = [uri for uri in baselines if not _exists(s3, uri)]
+    statistics, constraints = baselines
+    new_values = {
+        MODEL_PACKAGE_ARN: arn,
+        BASELINE_STATISTICS_URI: statistics,
+        BASELINE_CONSTRAINTS_URI: constraints,
+        **_optional_baselines(package),
+    }
+    missing = [
+        uri
+        for key, uri in new_values.items()
+        if key != MODEL_PACKAGE_ARN and uri and not _exists(s3, uri)
+    ]
     if missing:
         return Decision("refused", arn, f"baseline objects not found: {missing}").log()
 
     stack_name = target.stack_name
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     current = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack["Parameters"]}
-    if current.get(MODEL_PACKAGE_ARN) == arn:
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or []}
+    model_prefix = outputs.get(SERVED_MODEL_PREFIX_OUTPUT, "")
+    writes_config = bool(target.explainer_instance_type and config.monitor_configs)
+    if current.get(MODEL_PACKAGE_ARN) == arn and not (
+        writes_config and _explainability_stale(current, new_values, model_prefix)
+    ):
         return Decision("already-deployed", arn, f"{stack_name} already serves it").log()
     if stack["StackStatus"].endswith("_IN_PROGRESS"):
         Decision("ignored", arn, f"{stack_name} is {stack['StackStatus']}; retrying").log()
         raise StackBusyError(f"{stack_name} is {stack['StackStatus']}")
+    if EXPLAINABILITY_CONFIG_URI in current:
+        try:
+            new_values |= _explainability_monitor(arn, target, config, s3, new_values, model_prefix)
+        except ValueError as error:
+            return Decision("refused", arn, str(error)).log()
 
-    statistics, constraints = baselines
-    new_values = {
-        MODEL_PACKAGE_ARN: arn,
-        BASELINE_STATISTICS_URI: statistics,
-        BASELINE_CONSTRAINTS_URI: constraints,
-    }
     parameters = [
         {"ParameterKey": key, "ParameterValue": new_values[key]}
         if key in new_values
@@ -277,6 +325,130 @@ def _data_quality_baselines(package: dict[str, Any]) -> tuple[str, str] | None:
     if not statistics or not constraints:
         return None
     return str(statistics), str(constraints)
+
+
+def _optional_baselines(package: dict[str, Any]) -> dict[str, str]:
+    """The model-quality and bias baselines' parameters; "" for each the version lacks (bias
+    needs both its configuration and its post-training constraints)."""
+    drift = package.get("DriftCheckBaselines") or {}
+
+    def uri(section: str, member: str) -> str:
+        return str(((drift.get(section) or {}).get(member) or {}).get("S3Uri") or "")
+
+    bias_config = uri("Bias", "ConfigFile")
+    bias_constraints = uri("Bias", "PostTrainingConstraints")
+    if not (bias_config and bias_constraints):
+        bias_config = bias_constraints = ""
+    explainability_config = uri("Explainability", "ConfigFile")
+    explainability_constraints = uri("Explainability", "Constraints")
+    if not (explainability_config and explainability_constraints):
+        explainability_config = explainability_constraints = ""
+    return {
+        MODEL_QUALITY_CONSTRAINTS_URI: uri("ModelQuality", "Constraints"),
+        BIAS_CONFIG_URI: bias_config,
+        BIAS_CONSTRAINTS_URI: bias_constraints,
+        # The baseline's config here; replaced by the stage's (with its predictor) on update.
+        EXPLAINABILITY_CONFIG_URI: explainability_config,
+        EXPLAINABILITY_CONSTRAINTS_URI: explainability_constraints,
+    }
+
+
+def served_model_name(prefix: str, model_package_arn: str) -> str:
+    """The name the serving stack gives the version's Model: its ``ServedModelPrefix`` + the
+    ARN's version (``Fn::Select [2, Fn::Split ["/", arn]]`` in the template)."""
+    return prefix + model_package_arn.split("/")[2]
+
+
+def _explainability_stale(current: dict[str, str], values: dict[str, str], prefix: str) -> bool:
+    """True when the served version has an explainability baseline but the stack's config
+    names another template's models (``cdk deploy`` renamed the model since): deploying the
+    version again writes the config for the current model and restores the monitor."""
+    return bool(
+        EXPLAINABILITY_MODEL_PREFIX in current
+        and prefix
+        and values.get(EXPLAINABILITY_CONFIG_URI)
+        and current.get(EXPLAINABILITY_MODEL_PREFIX) != prefix
+    )
+
+
+def _explainability_monitor(
+    arn: str,
+    target: StageTarget,
+    config: Config,
+    s3: Any,
+    values: dict[str, str],
+    prefix: str,
+) -> dict[str, str]:
+    """The explainability parameters: the stage's config written next to the baselines (its
+    predictor naming the model ``prefix`` + version), the constraints, and the alarm's; all
+    empty when the version or the stage has no such monitor. Raises ``ValueError`` when a
+    baseline file is not the JSON object Clarify writes."""
+    baseline_config = values.get(EXPLAINABILITY_CONFIG_URI, "")
+    cleared = {
+        EXPLAINABILITY_CONFIG_URI: "",
+        EXPLAINABILITY_CONSTRAINTS_URI: "",
+        EXPLAINABILITY_MODEL_PREFIX: "",
+        ATTRIBUTION_ALARM_FEATURE: "",
+        ATTRIBUTION_ALARM_LABEL: "",
+        ATTRIBUTION_ALARM_THRESHOLD: "0",
+    }
+    instance_type = target.explainer_instance_type
+    if not baseline_config or not prefix or not instance_type or not config.monitor_configs:
+        return cleared
+    analysis_config = _read_json(s3, baseline_config)
+    constraints = values[EXPLAINABILITY_CONSTRAINTS_URI]
+    alarm = top_attribution(_read_json(s3, constraints))
+    model_name = served_model_name(prefix, arn)
+    analysis_config["predictor"] = {
+        **(analysis_config.get("predictor") or {}),
+        "model_name": model_name,
+        "instance_type": instance_type,
+        "initial_instance_count": SHADOW_INSTANCE_COUNT,
+    }
+    written = f"{config.monitor_configs}/{target.name}/{model_name}/analysis_config.json"
+    parsed = urlparse(written)
+    s3.put_object(
+        Bucket=parsed.netloc,
+        Key=parsed.path.lstrip("/"),
+        Body=json.dumps(analysis_config, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return {
+        EXPLAINABILITY_CONFIG_URI: written,
+        EXPLAINABILITY_CONSTRAINTS_URI: constraints,
+        EXPLAINABILITY_MODEL_PREFIX: prefix,
+        ATTRIBUTION_ALARM_FEATURE: alarm[0] if alarm else "",
+        ATTRIBUTION_ALARM_LABEL: alarm[1] if alarm else "",
+        ATTRIBUTION_ALARM_THRESHOLD: f"{alarm[2] * ATTRIBUTION_ALARM_FRACTION:.8f}"
+        if alarm
+        else "0",
+    }
+
+
+def top_attribution(analysis: dict[str, Any]) -> tuple[str, str, float] | None:
+    """``(feature, label, global SHAP)`` of the baseline analysis's most important feature
+    (over every explained output), or None when it has no global SHAP values."""
+    explanations = (analysis.get("explanations") or {}).get("kernel_shap") or {}
+    found = [
+        (str(feature), str(label), float(value))
+        for label, body in explanations.items()
+        if isinstance(body, dict)
+        for feature, value in (body.get("global_shap_values") or {}).items()
+        if isinstance(value, int | float)
+    ]
+    return max(found, key=lambda item: item[2]) if found else None
+
+
+def _read_json(s3: Any, uri: str) -> dict[str, Any]:
+    parsed = urlparse(uri)
+    body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
+    try:
+        document = json.loads(body)
+    except ValueError as error:
+        raise ValueError(f"{uri} is not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ValueError(f"{uri} is not a JSON object")
+    return document
 
 
 def _exists(s3: Any, uri: str) -> bool:
