@@ -8,13 +8,18 @@ with the real values in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Fn
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.shared.pipeline_definition import PLACEHOLDERS, substitute_placeholders
+from infra.shared.pipeline_definition import (
+    PLACEHOLDERS,
+    definition_network,
+    security_group_substitution,
+    substitute_placeholders,
+)
 from mlops.core.settings import ProjectSettings
 
 
@@ -27,6 +32,7 @@ def batch_definition(settings: ProjectSettings) -> str:
         role_arn=PLACEHOLDERS.role_arn,
         data_bucket=PLACEHOLDERS.data_bucket,
         kms_key_arn=PLACEHOLDERS.kms_key_arn,
+        network=definition_network(settings, PLACEHOLDERS.models_security_group),
     )
 
 
@@ -43,12 +49,17 @@ class BatchPipeline(Construct):
         role_arn: str,
         data_bucket: str,
         key_arn: str,
+        model_security_group_ids: Sequence[str] | None = None,
     ) -> None:
+        """``model_security_group_ids``: the models' groups with the ``network`` setting."""
         super().__init__(scope, construct_id)
         replacements: Mapping[str, tuple[str, str]] = {
             "RoleArn": (PLACEHOLDERS.role_arn, role_arn),
             "DataBucket": (PLACEHOLDERS.data_bucket, data_bucket),
             "KmsKeyArn": (PLACEHOLDERS.kms_key_arn, key_arn),
+            **security_group_substitution(
+                "ModelsSecurityGroup", PLACEHOLDERS.models_security_group, model_security_group_ids
+            ),
         }
         body, variables = substitute_placeholders(definition, replacements)
         self.pipeline_name = pipeline_name

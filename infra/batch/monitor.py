@@ -7,7 +7,7 @@ columns excluded by ``ExcludeFeaturesAttribute``), and compares them with the ba
 stack's parameters name: the drift-check baseline of the version the batches score with
 (``DriftCheckBaselines.ModelDataQuality`` of the package; `mlops models describe` shows it).
 Violations and statistics go to ``s3://<data bucket>/batch/monitoring/reports``; the job runs
-network-isolated and encrypts with the project key. The local twin is
+network-isolated (in the VPC with the ``network`` setting) and encrypts with the project key. The local twin is
 `mlops.local_runtime.batch.monitor`.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.network.placement import NetworkRefs
 from mlops.core.names import ProjectNames
 
 LOCAL_PATH = "/opt/ml/processing/input/batch"
@@ -49,9 +50,18 @@ class BatchMonitor(Construct):
         spec: BatchMonitorSpec,
         role_arn: str,
         key_arn: str,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """``network``: the job attaches to the VPC with the jobs' groups (``network``)."""
         super().__init__(scope, construct_id)
         job = sagemaker.CfnDataQualityJobDefinition
+        vpc_config = (
+            job.VpcConfigProperty(
+                security_group_ids=network.job_security_group_ids, subnets=network.subnet_ids
+            )
+            if network is not None
+            else None
+        )
         batch_input = job.BatchTransformInputProperty(
             data_captured_destination_s3_uri=spec.capture_uri,
             dataset_format=job.DatasetFormatProperty(csv=job.CsvProperty(header=False)),
@@ -95,7 +105,9 @@ class BatchMonitor(Construct):
                 )
             ),
             role_arn=role_arn,
-            network_config=job.NetworkConfigProperty(enable_network_isolation=True),
+            network_config=job.NetworkConfigProperty(
+                enable_network_isolation=True, vpc_config=vpc_config
+            ),
             stopping_condition=job.StoppingConditionProperty(max_runtime_in_seconds=1800),
         )
         schedule = sagemaker.CfnMonitoringSchedule

@@ -12,7 +12,8 @@ Parameters, not context, switch the optional parts, so a team turns them on with
   checks the batches' capture.
 
 Every execution runs as the batch role, encrypts with the project key, and its model runs
-network-isolated (``EnableNetworkIsolation`` in the definition's CreateModel step).
+network-isolated (``EnableNetworkIsolation`` in the definition's CreateModel step). With the
+``network`` setting the model, the monitoring jobs and the starter attach to the VPC.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from infra.batch.definition import BatchPipeline
 from infra.batch.monitor import BatchMonitor, BatchMonitorSpec
 from infra.batch.role import batch_role
 from infra.batch.starter import BatchStarter, StartTarget
+from infra.network.permissions import grant_sagemaker_network_interfaces
 from infra.shared.acknowledgements import acknowledge_bucket_objects
 from infra.shared.conditions import apply_condition
 from infra.shared.parameters import PublishedNames
@@ -118,6 +120,19 @@ class BatchStack(Stack):
             images=[*images, monitor_image_uri],
         )
         self._grant(role, storage, names.pipeline)
+        # With the `network` setting: the batch models (and so their transform jobs) and the
+        # monitoring jobs attach to the VPC; SageMaker creates their interfaces as this role.
+        network = storage.network
+        network_policy = (
+            grant_sagemaker_network_interfaces(
+                role,
+                role.role,
+                network,
+                [*network.model_security_group_ids, *network.job_security_group_ids],
+            )
+            if network is not None
+            else None
+        )
 
         self.pipeline = BatchPipeline(
             self,
@@ -127,6 +142,7 @@ class BatchStack(Stack):
             role_arn=role.role.role_arn,
             data_bucket=storage.data_bucket,
             key_arn=storage.key_arn,
+            model_security_group_ids=network.model_security_group_ids if network else None,
         )
         self.pipeline.node.add_dependency(role.policy)
         self.role = role.role
@@ -148,6 +164,7 @@ class BatchStack(Stack):
             schedule_expression=schedule,
             scheduled=scheduled,
             on_new_data=on_new_data,
+            network=network,
         )
 
         self.monitor = BatchMonitor(
@@ -166,8 +183,11 @@ class BatchStack(Stack):
             ),
             role_arn=role.role.role_arn,
             key_arn=storage.key_arn,
+            network=network,
         )
         self.monitor.node.add_dependency(role.policy)
+        if network_policy is not None:
+            self.monitor.node.add_dependency(network_policy)
         apply_condition(self.monitor, monitored)
 
         PublishedNames(

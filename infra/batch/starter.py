@@ -24,6 +24,8 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.network.permissions import grant_lambda_network_interfaces
+from infra.network.placement import NetworkRefs
 from infra.shared.acknowledgements import (
     acknowledge,
     acknowledge_inline_policy,
@@ -75,7 +77,10 @@ class BatchStarter(Construct):
         schedule_expression: str,
         scheduled: CfnCondition,
         on_new_data: CfnCondition,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """``network``: the function attaches to the VPC with the functions' groups; it then
+        reaches the SageMaker API through the storage stack's endpoint (or the VPC's own)."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.log_group = logs.LogGroup(
@@ -128,6 +133,9 @@ class BatchStarter(Construct):
             # Starting executions is cheap; this bounds a burst of uploads to 10 at a time.
             reserved_concurrent_executions=10,
             log_group=self.log_group,
+            vpc=network.vpc if network is not None else None,
+            vpc_subnets=network.subnet_selection if network is not None else None,
+            security_groups=list(network.functions) if network is not None else None,
             environment={
                 "BATCH_PIPELINE_NAME": target.pipeline_name,
                 "MODEL_PACKAGE_GROUP": target.model_package_group,
@@ -140,11 +148,18 @@ class BatchStarter(Construct):
             on_failure=destinations.SqsDestination(self.failures),
         )
         function_resource = self.function.node.default_child
-        policy = default_policy(role).node.default_child
+        policies = [default_policy(role)]
+        if network is not None:
+            groups = [group.security_group_id for group in network.functions]
+            policies.append(grant_lambda_network_interfaces(self, role, network, groups))
         assert isinstance(function_resource, CfnResource)
-        assert isinstance(policy, CfnResource)
-        function_resource.add_override("DependsOn", [stack.get_logical_id(policy)])
-        self._acknowledge_function()
+        depends_on = []
+        for policy in policies:
+            resource = policy.node.default_child
+            assert isinstance(resource, CfnResource)
+            depends_on.append(stack.get_logical_id(resource))
+        function_resource.add_override("DependsOn", depends_on)
+        self._acknowledge_function(in_vpc=network is not None)
         self._alarms()
         self._schedule(schedule_name, schedule_expression, scheduled)
         self._trigger(rule_name, target, on_new_data)
@@ -193,7 +208,7 @@ class BatchStarter(Construct):
         )
         acknowledge_inline_policy(self)
 
-    def _acknowledge_function(self) -> None:
+    def _acknowledge_function(self, *, in_vpc: bool) -> None:
         acknowledge(
             self.function,
             "AwsSolutions::AwsSolutions-L1",
@@ -205,12 +220,13 @@ class BatchStarter(Construct):
             "Invoked asynchronously (EventBridge, Scheduler) with an on-failure destination "
             "(EventInvokeConfig → SQS queue) instead of a DLQ: it records the event and the error.",
         )
-        acknowledge_nist(
-            self.function,
-            "LambdaInsideVPC",
-            "The function calls only the SageMaker control plane; the template creates no VPC "
-            "and a VPC would add NAT cost without reducing exposure.",
-        )
+        if not in_vpc:
+            acknowledge_nist(
+                self.function,
+                "LambdaInsideVPC",
+                "The function calls only the SageMaker control plane; the template creates no VPC "
+                "and a VPC would add NAT cost without reducing exposure.",
+            )
 
     def _alarms(self) -> None:
         comparison = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD

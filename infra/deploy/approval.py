@@ -4,8 +4,10 @@ Lambda, which ``mlops models promote`` / ``rollback`` also invoke for the later 
 The Lambda (``runtime/handler.py`` beside this module) updates a stage's serving stack's
 parameters with the previous template, as that stack's own CloudFormation role
 (``serving_role``). It may describe packages of this group only, describe each stage's serving
-stack, update it only with that stage's role and no template URL, HEAD the baselines under the
-pipeline's prefix of the artifact bucket, and pass exactly those roles, to CloudFormation only.
+stack, update it only with that stage's role and no template URL, read the baselines under the
+pipeline's prefix of the artifact bucket, write the stages' explainability monitor configs under
+``<pipeline>/monitor-configs/`` there (encrypted with the project key), and pass exactly those
+roles, to CloudFormation only.
 A stage in another account is reached by assuming that account's access role (``access``),
 the only cross-account permission it has.
 
@@ -40,6 +42,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.deploy.serving_role import CLOUDFORMATION, bootstrap_version_parameter
+from infra.network.permissions import grant_lambda_network_interfaces
+from infra.network.placement import NetworkRefs
 from infra.shared.acknowledgements import (
     ACCOUNT,
     acknowledge,
@@ -80,6 +84,8 @@ class StageTarget:
     cloudformation_role_arn: str  # passed to UpdateStack (same account) or by the access role
     region: str
     access_role_arn: str | None = None  # a stage in another account: the role to assume
+    # Clarify's shadow endpoint of the stage's served model runs on this instance type.
+    explainer_instance_type: str | None = None
 
     def to_handler(self) -> dict[str, str | None]:
         return {
@@ -88,6 +94,7 @@ class StageTarget:
             "cloudformation_role_arn": self.cloudformation_role_arn,
             "access_role_arn": self.access_role_arn,
             "region": self.region,
+            "explainer_instance_type": self.explainer_instance_type,
         }
 
 
@@ -100,6 +107,10 @@ class DeployTarget:
     baseline_bucket: str
     baseline_prefix: str  # baselines are outputs of the pipeline's executions, under it
     function_name: str
+    # Where the Lambda writes the stages' explainability configs: a sub-prefix of
+    # baseline_prefix (every stage's monitor role reads there), encrypted with key_arn.
+    monitor_config_prefix: str
+    key_arn: str
 
 
 class DeployOnApproval(Construct):
@@ -113,7 +124,10 @@ class DeployOnApproval(Construct):
         target: DeployTarget,
         role_name: str,
         bootstrap_qualifier: str = DefaultStackSynthesizer.DEFAULT_QUALIFIER,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """``network``: the function runs in the VPC's subnets with the functions' groups and
+        reaches SageMaker, CloudFormation and S3 through the VPC's endpoints."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
@@ -172,9 +186,15 @@ class DeployOnApproval(Construct):
             reserved_concurrent_executions=1,
             log_group=self.log_group,
             function_name=target.function_name,
+            vpc=network.vpc if network is not None else None,
+            vpc_subnets=network.subnet_selection if network is not None else None,
+            security_groups=list(network.functions) if network is not None else None,
             environment={
                 "MODEL_PACKAGE_GROUP": target.model_package_group,
                 "STAGES": stack.to_json_string([stage.to_handler() for stage in target.stages]),
+                "MONITOR_CONFIGS": (
+                    f"s3://{target.baseline_bucket}/{target.monitor_config_prefix.rstrip('/')}"
+                ),
             },
         )
         # Asynchronous invocations (EventBridge): both limits explicit, failures kept.
@@ -183,15 +203,22 @@ class DeployOnApproval(Construct):
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.failures),
         )
-        self._acknowledge_function()
+        self._acknowledge_function(in_vpc=network is not None)
 
         # Lambda's L2 makes the function depend on the role *and* its policy; the role is
-        # already implied by the Role GetAtt, so keep only the policy (cfn-lint W3005).
+        # already implied by the Role GetAtt, so keep only the policies (cfn-lint W3005).
         function_resource = self.function.node.default_child
-        policy = default_policy(role).node.default_child
+        policies = [default_policy(role)]
+        if network is not None:
+            groups = [group.security_group_id for group in network.functions]
+            policies.append(grant_lambda_network_interfaces(self, role, network, groups))
         assert isinstance(function_resource, CfnResource)
-        assert isinstance(policy, CfnResource)
-        function_resource.add_override("DependsOn", [stack.get_logical_id(policy)])
+        depends_on = []
+        for policy in policies:
+            resource = policy.node.default_child
+            assert isinstance(resource, CfnResource)
+            depends_on.append(stack.get_logical_id(resource))
+        function_resource.add_override("DependsOn", depends_on)
 
         self.errors_alarm = cloudwatch.Alarm(
             self,
@@ -290,11 +317,37 @@ class DeployOnApproval(Construct):
                 ],
             )
         )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteExplainabilityMonitorConfigs",
+                actions=["s3:PutObject"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:s3:::{target.baseline_bucket}/"
+                    f"{target.monitor_config_prefix}*"
+                ],
+            )
+        )
+        # Baselines and configs are SSE-KMS objects of the project key: reading the baseline
+        # config and analysis decrypts, writing the stage's config generates a data key.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="UseTheProjectKeyThroughS3",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[target.key_arn],
+            )
+        )
         acknowledge_sagemaker_wildcard(
             self,
             versions,
             "DescribeModelPackage only, on versions of this project's group (numbered at "
             "registration).",
+        )
+        acknowledge_bucket_objects(
+            self,
+            target.baseline_bucket,
+            target.monitor_config_prefix,
+            "PutObject only: the explainability monitor config of each stage and deployed "
+            "version (<stage>/<model>/analysis_config.json), which names the served model.",
         )
         acknowledge_bucket_objects(
             self,
@@ -349,7 +402,7 @@ class DeployOnApproval(Construct):
             "stack.",
         )
 
-    def _acknowledge_function(self) -> None:
+    def _acknowledge_function(self, *, in_vpc: bool) -> None:
         acknowledge(
             self.function,
             "AwsSolutions::AwsSolutions-L1",
@@ -363,12 +416,14 @@ class DeployOnApproval(Construct):
             "destination (EventInvokeConfig → SQS queue) instead of a DLQ: the destination "
             "records the event together with the error, a DLQ only the event.",
         )
-        acknowledge_nist(
-            self.function,
-            "LambdaInsideVPC",
-            "The function calls only AWS control-plane APIs (SageMaker, CloudFormation, S3 HEAD); "
-            "the template creates no VPC and a VPC would add NAT cost without reducing exposure.",
-        )
+        if not in_vpc:
+            acknowledge_nist(
+                self.function,
+                "LambdaInsideVPC",
+                "The function calls only AWS control-plane APIs (SageMaker, CloudFormation, S3 "
+                "HEAD); the template creates no VPC and a VPC would add NAT cost without "
+                "reducing exposure.",
+            )
 
 
 def _sid(stage: str) -> str:

@@ -17,6 +17,10 @@ from infra.storage.buckets import StorageRefs
 from mlops.core.settings import ProjectSettings
 from mlops.core.stages import DeploymentStage, retrains_on_drift
 
+# Under the pipeline's prefix of the artifact bucket: the stages' explainability monitor
+# configs, written by the deploy Lambda (``<stage>/<model>/analysis_config.json``).
+MONITOR_CONFIGS_PREFIX = "monitor-configs"
+
 
 def stage_construct_id(stage: DeploymentStage, kind: str) -> str:
     """``kind`` for the production stage (the ids stacks had before stages existed, so an
@@ -51,6 +55,8 @@ class DeployStack(Stack):
         for stage in stages:
             stage_names = stage.names.resources
             stage_roles = RoleNames(stage_names, stage.region)
+            # The instance of the shadow endpoint Clarify stands up from the served model.
+            explainer = {"explainer_instance_type": settings.instances.monitoring_type}
             if stage.cross_account and stage.account is not None:
                 targets.append(
                     StageTarget(
@@ -61,6 +67,7 @@ class DeployStack(Stack):
                         ),
                         region=stage.region,
                         access_role_arn=account_role_arn(stage.account, stage_roles.tooling_access),
+                        **explainer,
                     )
                 )
                 continue
@@ -84,6 +91,7 @@ class DeployStack(Stack):
                     stack_name=stage_names.serving_stack,
                     cloudformation_role_arn=serving_role.role.role_arn,
                     region=stage.region,
+                    **explainer,
                 )
             )
         self.deployer = DeployOnApproval(
@@ -95,8 +103,11 @@ class DeployStack(Stack):
                 baseline_bucket=storage.artifact_bucket,
                 baseline_prefix=f"{names.pipeline}/",
                 function_name=names.deployer_function,
+                monitor_config_prefix=f"{names.pipeline}/{MONITOR_CONFIGS_PREFIX}/",
+                key_arn=storage.key_arn,
             ),
             role_name=RoleNames(names, self.region).deployer,
+            network=storage.network,
         )
         # Kept for the tests and docs that name the production stage's role.
         production = next(stage for stage in stages if stage.production)

@@ -1,7 +1,15 @@
 """The real-time endpoint: model from a registry package, data capture, safe deployments.
 
-A new model package replaces the ``Model`` and ``EndpointConfig`` (CloudFormation-generated
-names, so replacement works) and updates the ``Endpoint`` in place. SageMaker then runs a
+A new model package replaces the ``Model`` and ``EndpointConfig`` and updates the ``Endpoint``
+in place. The ``EndpointConfig``'s name is CloudFormation-generated; the ``Model``'s is
+``names.served_model_prefix(revision)`` + the package version (``churn-mlops-m1a2b3c-v7``), so
+the explainability monitor's config, written by the deploy Lambda before the update, can name
+the model Clarify stands up its shadow endpoint from. The revision is a digest of the model's
+own synthesized properties (role, container, isolation, network): a new version is a new
+name, and so is a template change that replaces the model of the version being served (a
+fixed name would make CloudFormation refuse that replacement). The prefix is the stack's
+``ServedModelPrefix`` output, which the Lambda reads; overrides added with
+``add_property_override`` are not part of the digest. SageMaker then runs a
 blue/green deployment: the new fleet takes traffic (canary first when the fleet has two or
 more instances), the 5XX and latency alarms are watched during the baking period, and an
 alarm rolls traffic back to the old fleet, which CloudFormation reports as a failed update.
@@ -22,17 +30,53 @@ is registered again). docs/deploy.md has the commands.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Fn, IStableStringProducer, Lazy, Stack
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.network.placement import NetworkRefs
+from infra.serving.monitor import model_package_version
 from mlops.core.media import CAPTURED_AS_CSV, CAPTURED_AS_JSON
 from mlops.core.names import VARIANT_NAME, ProjectNames
+
+# The model's own properties whose change replaces it (everything but its name and tags).
+REPLACING_PROPERTIES = (
+    "execution_role_arn",
+    "primary_container",
+    "containers",
+    "inference_execution_config",
+    "vpc_config",
+    "enable_network_isolation",
+)
+REVISION_LENGTH = 6
+
+
+def model_revision(model: sagemaker.CfnModel) -> str:
+    """A digest of the model's synthesized properties (CloudFormation expressions included)."""
+    stack = Stack.of(model)
+    properties = {name: stack.resolve(getattr(model, name)) for name in REPLACING_PROPERTIES}
+    text = json.dumps(properties, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:REVISION_LENGTH]
+
+
+@jsii.implements(IStableStringProducer)
+class _ServedModelPrefix:
+    """``names.served_model_prefix`` of the model's revision, computed once at synthesis."""
+
+    def __init__(self, names: ProjectNames, model: sagemaker.CfnModel) -> None:
+        self._names = names
+        self._model = model
+
+    def produce(self) -> str:
+        return self._names.served_model_prefix(model_revision(self._model))
 
 
 @dataclass(frozen=True)
@@ -78,7 +122,9 @@ class ServingEndpoint(Construct):
         capture_sampling_percentage: int,
         capacity: EndpointCapacity,
         policy: DeploymentPolicy | None = None,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """``network``: the model runs in the VPC's subnets with the models' groups."""
         super().__init__(scope, construct_id)
         policy = policy or DeploymentPolicy()
         endpoint_name = names.endpoint
@@ -94,6 +140,16 @@ class ServingEndpoint(Construct):
             # The serving code ships inside model.tar.gz (code/inference.py), so the container
             # needs no network at all.
             enable_network_isolation=True,
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=network.model_security_group_ids, subnets=network.subnet_ids
+            )
+            if network is not None
+            else None,
+        )
+        # Resolved at synthesis, when every property of the model is set.
+        self.model_name_prefix = Lazy.string(_ServedModelPrefix(names, self.model))
+        self.model.model_name = Fn.join(
+            "", [self.model_name_prefix, model_package_version(model_package_arn)]
         )
 
         self.config = sagemaker.CfnEndpointConfig(

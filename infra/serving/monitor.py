@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.network.placement import NetworkRefs
 from mlops.core.names import DATA_METRICS_NAMESPACE, ProjectNames, feature_drift_metric
 
 
@@ -64,7 +65,9 @@ class EndpointMonitor(Construct):
         image_uri: str,
         instance_type: str,
         drift: DriftAlarmSpec,
+        network: NetworkRefs | None = None,
     ) -> None:
+        """``network``: the job runs in the VPC's subnets with the jobs' groups."""
         super().__init__(scope, construct_id)
         endpoint_name = names.endpoint
         schedule_name = names.monitoring_schedule
@@ -120,7 +123,14 @@ class EndpointMonitor(Construct):
             # The analyzer needs no network: SageMaker stages the captures and baselines in,
             # uploads the reports, and publishes the metrics the container writes to
             # /opt/ml/output/metrics/cloudwatch.
-            network_config=job.NetworkConfigProperty(enable_network_isolation=True),
+            network_config=job.NetworkConfigProperty(
+                enable_network_isolation=True,
+                vpc_config=job.VpcConfigProperty(
+                    security_group_ids=network.job_security_group_ids, subnets=network.subnet_ids
+                )
+                if network is not None
+                else None,
+            ),
             # A run must finish before the next hourly one starts.
             stopping_condition=job.StoppingConditionProperty(max_runtime_in_seconds=1800),
         )

@@ -20,6 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.network.placement import NetworkRefs
 from infra.shared.acknowledgements import acknowledge_nist
 from infra.storage.key_policy import ForeignReader, KeyUsers, project_key_policy
 from mlops.core.names import ProjectNames
@@ -41,6 +42,8 @@ class StorageRefs:
     data_bucket: str
     artifact_bucket: str
     key_arn: str
+    # The VPC the stacks place their jobs, models and functions in (``network`` setting).
+    network: NetworkRefs | None = None
 
     def grant_read(self, grantee: iam.IGrantable, bucket: str, prefix: str = "") -> None:
         principal = grantee.grant_principal
@@ -107,6 +110,7 @@ class Storage(Construct):
         key_users: KeyUsers,
         account: str | None = None,
         foreign_readers: Sequence[ForeignReader] = (),
+        network: NetworkRefs | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._names = {
@@ -176,6 +180,7 @@ class Storage(Construct):
             data_bucket=self._names["data"],
             artifact_bucket=self._names["artifacts"],
             key_arn=self.key.key_arn,
+            network=network,
         )
 
     def _project_bucket(self, construct_id: str, purpose: str) -> s3.Bucket:

@@ -1,4 +1,5 @@
-"""Stack 1: the KMS key and the buckets every other stack uses."""
+"""Stack 1: the KMS key and the buckets every other stack uses, and (``network`` setting) the
+security groups and VPC endpoints every placed job, model and function uses."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 from aws_cdk import DefaultStackSynthesizer, Fn, Stack
 from constructs import Construct
 
+from infra.network.placement import ProjectNetwork
 from infra.shared.parameters import PublishedNames
 from infra.shared.role_names import RoleNames
 from infra.storage.buckets import Storage
 from infra.storage.key_policy import ForeignReader, KeyUsers
 from mlops.core.names import ProjectNames
+from mlops.core.settings import NetworkSettings
 
 
 class StorageStack(Stack):
@@ -27,10 +30,12 @@ class StorageStack(Stack):
         account: str | None,
         serving_roles: Sequence[RoleNames] | None = None,
         foreign_readers: Sequence[ForeignReader] = (),
+        network: NetworkSettings | None = None,
         **kwargs: Any,
     ) -> None:
         """``serving_roles``: the role names of each deployment stage in this account (default:
-        the project's own, one stage); ``foreign_readers``: stages in other accounts."""
+        the project's own, one stage); ``foreign_readers``: stages in other accounts;
+        ``network``: the VPC placement setting (``storage.refs.network`` then carries it)."""
         super().__init__(scope, construct_id, **kwargs)
         roles = RoleNames(names, self.region)
         arn = RoleNames.arn
@@ -52,6 +57,11 @@ class StorageStack(Stack):
             ],
             deployers=[*(arn(stage.serving_cloudformation) for stage in stages), cdk_deploy_role],
         )
+        self.network = (
+            ProjectNetwork(self, "Network", settings=network, project=names.project)
+            if network is not None
+            else None
+        )
         self.storage = Storage(
             self,
             "Storage",
@@ -60,6 +70,7 @@ class StorageStack(Stack):
             key_users=key_users,
             account=account,
             foreign_readers=foreign_readers,
+            network=self.network.refs if self.network is not None else None,
         )
         PublishedNames(
             self,

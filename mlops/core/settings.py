@@ -48,6 +48,8 @@ _REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-[0-9]$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 # SageMaker monitoring schedules accept cron(...) with six fields, or the hourly/daily shortcuts.
 _CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$")
+# EC2 ids: the prefix, then 8 (older) or 17 hexadecimal digits.
+_EC2_ID = r"^{}-(?:[0-9a-f]{{8}}|[0-9a-f]{{17}})$"
 
 
 class SettingsError(ValueError):
@@ -211,7 +213,6 @@ class InstanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     processing_type: str = "ml.m5.large"
-    processing_count: int = Field(default=1, ge=1, le=100)
     training_type: str = "ml.m5.xlarge"
     training_count: int = Field(default=1, ge=1, le=100)
     endpoint_type: str = "ml.m5.large"
@@ -317,6 +318,92 @@ class MonitoringSettings(BaseModel):
         return value
 
 
+class NetworkSettings(BaseModel):
+    """VPC placement (optional): jobs, models and the project's functions in private subnets.
+
+    Absent: nothing is placed in a VPC. Present: every SageMaker job (pipeline, monitoring,
+    batch), every model (endpoints, batch transform) and both Lambda functions attach to
+    ``subnet_ids`` with ``security_group_ids`` (empty: the storage stack creates one group
+    per purpose). The ids are taken as given: the synth never looks the VPC up, so it stays
+    offline. ``create_endpoints`` adds what private subnets without a NAT need (infra/network).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vpc_id: str = Field(description="The VPC the subnets belong to (vpc-…).")
+    subnet_ids: tuple[str, ...] = Field(
+        max_length=16,
+        description="Private subnets (subnet-…); two or more in different zones recommended.",
+    )
+    security_group_ids: tuple[str, ...] = Field(
+        default=(),
+        max_length=5,
+        description="Security groups (sg-…) for everything placed; empty: created per purpose.",
+    )
+    create_endpoints: bool = Field(
+        default=True,
+        description="Create the S3 gateway endpoint and the SageMaker API and CloudFormation "
+        "interface endpoints; false when the VPC already reaches them (its endpoints, a NAT).",
+    )
+    route_table_ids: tuple[str, ...] = Field(
+        default=(),
+        max_length=16,
+        description="The subnets' route tables (rtb-…): where the S3 gateway endpoint routes.",
+    )
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _is_vpc_id(cls, value: str) -> str:
+        return _ec2_id("vpc", value)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _are_subnet_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                "list at least one private subnet (subnet-…); two or more in different "
+                "availability zones keep jobs and endpoints running when a zone is not"
+            )
+        return _ec2_ids("subnet", value)
+
+    @field_validator("security_group_ids")
+    @classmethod
+    def _are_security_group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _ec2_ids("sg", value)
+
+    @field_validator("route_table_ids")
+    @classmethod
+    def _are_route_table_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _ec2_ids("rtb", value)
+
+    @model_validator(mode="after")
+    def _endpoints_have_route_tables(self) -> NetworkSettings:
+        if self.create_endpoints and not self.route_table_ids:
+            raise _KeyedError(
+                ("network", "route_table_ids"),
+                [],
+                "the S3 gateway endpoint needs the private subnets' route tables: list them "
+                "(rtb-…), or set network.create_endpoints to false if the VPC already reaches "
+                "S3, SageMaker and CloudFormation",
+            )
+        return self
+
+
+def _ec2_id(prefix: str, value: str) -> str:
+    if not re.match(_EC2_ID.format(prefix), value):
+        raise ValueError(f"must be an id like {prefix}-0123456789abcdef0")
+    return value
+
+
+def _ec2_ids(prefix: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        _ec2_id(prefix, value)
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise ValueError(f"{repeated} listed more than once")
+    return values
+
+
 class ProjectSettings(BaseSettings):
     """Everything a team configures; see the README's configuration reference."""
 
@@ -346,6 +433,9 @@ class ProjectSettings(BaseSettings):
         description="Ordered deployment stages; the last is production (mlops.core.stages).",
     )
     cicd: CiCdSettings = CiCdSettings()
+    network: NetworkSettings | None = Field(
+        default=None, description="VPC placement; absent: nothing runs in a VPC."
+    )
 
     @model_validator(mode="after")
     def _stages_fit_the_project(self) -> ProjectSettings:
@@ -353,6 +443,20 @@ class ProjectSettings(BaseSettings):
             check_stages(self.stages, project_account=self.account, project_region=self.region)
         except ValueError as error:
             raise _KeyedError(("stages",), [s.name for s in self.stages], str(error)) from None
+        return self
+
+    @model_validator(mode="after")
+    def _network_holds_every_stage(self) -> ProjectSettings:
+        if self.network is None:
+            return self
+        foreign = [stage.name for stage in self.deployment_stages if stage.cross_account]
+        if foreign:
+            raise _KeyedError(
+                ("network",),
+                self.network.vpc_id,
+                f"stages {foreign} are in another account, which cannot use this VPC: VPC "
+                "placement needs every stage in the project's account",
+            )
         return self
 
     @property
@@ -395,17 +499,6 @@ class ProjectSettings(BaseSettings):
         given = bias.label_values_or_threshold
         if not bias.facets or problem_type is None:
             return self
-        if given is None and problem_type != "binary":
-            raise _KeyedError(
-                key,
-                given,
-                f"a {problem_type} problem needs it with bias facets: "
-                + (
-                    'the classes that count as positive, e.g. ["high"]'
-                    if problem_type == "multiclass"
-                    else "one threshold, an outcome above it being positive, e.g. [1000]"
-                ),
-            )
         if (
             problem_type == "regression"
             and given is not None
@@ -423,7 +516,9 @@ class ProjectSettings(BaseSettings):
         return self
 
     def resolved_bias_labels(self) -> tuple[ClarifyValue, ...] | None:
-        """The positive outcomes of bias metrics; None when the project monitors no bias."""
+        """The positive outcomes of bias metrics; None when the project monitors no bias: no
+        facet, or a multiclass / regression problem without ``label_values_or_threshold``
+        (only a binary problem has a default: its positive label)."""
         bias = self.monitoring.bias
         if not bias.facets:
             return None

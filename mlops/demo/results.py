@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlops.demo.promotion import StageMove
     from mlops.local_runtime.executor.run import RunSummary
 
 CLEAN = "clean"
@@ -54,6 +55,24 @@ class QualityViolation:
 
 
 @dataclass(frozen=True)
+class BiasFinding:
+    """One bias drift violation: a metric of a facet group beyond its baseline constraint."""
+
+    facet: str
+    facet_value: str
+    metric: str
+    description: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "facet": self.facet,
+            "facet_value": self.facet_value,
+            "metric": self.metric,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
 class MonitoringResult:
     """Model Monitor on one window's captured data."""
 
@@ -65,6 +84,9 @@ class MonitoringResult:
     metrics_published: int  # CloudWatch data points
     violations_file: Path
     report: Path
+    bias_violations: tuple[BiasFinding, ...] = ()
+    attribution: Mapping[str, float] | None = None  # NDCG per explained output; None: not run
+    attribution_violations: tuple[str, ...] = ()  # descriptions, one per drifted output
 
     @property
     def violations(self) -> int:
@@ -94,6 +116,27 @@ class WindowResult:
             "metrics_published": monitoring.metrics_published,
             "violations_file": str(monitoring.violations_file),
             "report": str(monitoring.report),
+            "bias_violations": [v.to_json() for v in monitoring.bias_violations],
+            "attribution": (
+                dict(monitoring.attribution) if monitoring.attribution is not None else None
+            ),
+            "attribution_violations": list(monitoring.attribution_violations),
+        }
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """The versions' path through the stages: every recorded move, who serves what at the end."""
+
+    moves: tuple[StageMove, ...]
+    serving: Mapping[str, str | None]  # stage → the version its endpoint's records serve
+    rolled_back: str  # the version production was rolled back from
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "moves": [move.to_json() for move in self.moves],
+            "serving": dict(self.serving),
+            "rolled_back": self.rolled_back,
         }
 
 
@@ -110,6 +153,7 @@ class DemoSummary:
     endpoint: str
     clean: WindowResult
     drifted: WindowResult
+    promotion: PromotionResult
     stage_seconds: Mapping[str, float]
     wall_seconds: float
 
@@ -166,6 +210,11 @@ class DemoSummary:
             },
             "stage_seconds": dict(self.stage_seconds),
             "wall_seconds": self.wall_seconds,
+            "bias_violations_clean": len(self.clean.monitoring.bias_violations),
+            "bias_violations_drifted": len(self.drifted.monitoring.bias_violations),
+            "attribution_violations_clean": len(self.clean.monitoring.attribution_violations),
+            "attribution_violations_drifted": len(self.drifted.monitoring.attribution_violations),
+            "promotion": self.promotion.to_json(),
         }
 
     def write(self, path: Path) -> Path:

@@ -24,7 +24,7 @@ from mlops.core.settings import ProjectSettings
 from sagemaker_pipelines.batch import parameters as p
 from sagemaker_pipelines.batch.names import CREATE_MODEL, TRANSFORM
 from sagemaker_pipelines.definition import _offline_sdk_environment
-from sagemaker_pipelines.steps.context import _declare
+from sagemaker_pipelines.steps.context import JobNetwork, _declare
 
 if TYPE_CHECKING:
     from sagemaker.core.workflow.parameters import Parameter
@@ -63,13 +63,15 @@ def build_batch_definition(
     data_bucket: str,
     input_uri: str | None = None,
     kms_key_arn: str | None = None,
+    network: JobNetwork | None = None,
 ) -> str:
     """Batch pipeline definition JSON (deterministic, offline).
 
     ``input_uri`` is the default of ``InputDataUrl`` (``s3://<data bucket>/batch/input/`` when
     omitted). With ``kms_key_arn`` the transform encrypts its volume, its outputs and its data
-    capture with that key; the model runs network-isolated either way. Every argument may be
-    an opaque placeholder (a CDK token): it lands verbatim in the JSON.
+    capture with that key; the model runs network-isolated either way. With ``network`` the
+    model (and so the transform job) attaches to those subnets and groups (``VpcConfig``).
+    Every argument may be an opaque placeholder (a CDK token): it lands verbatim in the JSON.
     """
     with _offline_sdk_environment(settings.region):
         pipeline = _build_pipeline(
@@ -77,6 +79,7 @@ def build_batch_definition(
             data_bucket=data_bucket,
             input_uri=input_uri or p.default_input_uri(data_bucket),
             kms_key_arn=kms_key_arn,
+            network=network,
         )
         document = json.loads(pipeline.definition())
     _instance_count_from_parameter(document)
@@ -91,10 +94,16 @@ class _Context:
     data_bucket: str
     kms_key_arn: str | None
     parameters: dict[str, Parameter]
+    network: JobNetwork | None
 
 
 def _build_pipeline(
-    settings: ProjectSettings, *, data_bucket: str, input_uri: str, kms_key_arn: str | None
+    settings: ProjectSettings,
+    *,
+    data_bucket: str,
+    input_uri: str,
+    kms_key_arn: str | None,
+    network: JobNetwork | None,
 ) -> Pipeline:
     import boto3
     from sagemaker.core.workflow.pipeline_context import PipelineSession
@@ -116,6 +125,7 @@ def _build_pipeline(
         data_bucket=data_bucket,
         kms_key_arn=kms_key_arn,
         parameters={spec.name: _declare(spec) for spec in specs},
+        network=network,
     )
     create_model = _build_create_model(ctx)
     transform = _build_transform(ctx, create_model)
@@ -149,6 +159,7 @@ def _build_create_model(ctx: _Context) -> ModelStep:
         name="pipeline-names-the-model",  # Pipelines names the model; the SDK drops this
         role=_ROLE_STAND_IN,
         container_defs={"ModelPackageName": ctx.parameters[p.MODEL_PACKAGE_ARN]},
+        vpc_config=ctx.network.vpc_config() if ctx.network is not None else None,
         enable_network_isolation=True,
     )
     return ModelStep(name=CREATE_MODEL, step_args=ctx.session.context)

@@ -1,0 +1,1 @@
+"""VPC placement (the ``network`` setting): security groups, VPC endpoints, ENI permissions."""
