@@ -14,7 +14,6 @@ ground-truth``): ids and labels, or whole rows and their labels.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 from monitoring.capture import CaptureRecord, input_rows
 from monitoring.errors import MonitoringInputError
+from monitoring.tables import read_table
 
 # A feature row reduced to text that compares equal however it travelled (CSV text or JSON).
 RowKey = tuple[str, ...]
@@ -153,7 +153,12 @@ def ground_truth_from_table(
     features in the order the endpoint received them, and rows are matched by content.
     ``label_column`` is the target's name (``label`` when None or absent from the table).
     """
-    header, rows = _read_table(path)
+    header, rows = read_table(path, kind="labels file", expected="labelled rows")
+    short = next((n for n, row in enumerate(rows, start=1) if len(row) != len(header)), None)
+    if short is not None:
+        raise MonitoringInputError(
+            f"{path}: data row {short} has {len(rows[short - 1])} fields, the header {len(header)}"
+        )
     label = label_column if label_column in header else LABEL_COLUMN
     if label not in header:
         raise MonitoringInputError(
@@ -176,23 +181,3 @@ def ground_truth_from_table(
     truths = label_by_rows(captures, by_row, features)
     labelled = sum(len(truth.labels) for truth in truths)
     return LabelTable(truths, "row content", len(by_row), max(0, len(by_row) - labelled))
-
-
-def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with Path(path).open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            rows = [row for row in reader if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise MonitoringInputError(f"labels file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise MonitoringInputError(f"cannot read {path} as CSV: {error}") from None
-    if not header:
-        raise MonitoringInputError(f"{path} is empty: expected a header and labelled rows")
-    short = next((n for n, row in enumerate(rows, start=1) if len(row) != len(header)), None)
-    if short is not None:
-        raise MonitoringInputError(
-            f"{path}: data row {short} has {len(rows[short - 1])} fields, the header {len(header)}"
-        )
-    return header, rows

@@ -35,6 +35,7 @@ from mlops.core.problem_types import ProblemType, problem_type_spec, spec_for_se
 from monitoring.capture import CaptureRecord, GroundTruthRecord, Payload, ground_truth_labels
 from monitoring.errors import MonitoringInputError
 from monitoring.jsonio import read_json, write_json
+from monitoring.tables import read_table
 
 CHECKED_METRICS = problem_type_spec("binary").metric_names
 DEFAULT_SLACK = 0.02
@@ -673,7 +674,7 @@ def write_model_quality_baseline(
     header), as Model Monitor's MODEL_QUALITY analysis baselines one: the attributes name the
     columns; binary outcomes are 1/0 (or the label's text for 1), the prediction taken from
     ``probability ≥ probability_threshold`` when the inference column is absent."""
-    header, rows = _read_csv(data)
+    header, rows = read_table(data, kind="predictions file", expected="predictions")
     column = {name: index for index, name in enumerate(header)}
     for role, name in (
         ("ground truth", ground_truth_attribute),
@@ -729,18 +730,3 @@ def write_model_quality_baseline(
         constraints=write_json(out_dir / "constraints.json", suggest_constraints(statistics)),
         item_count=int(joined.y_true.size),
     )
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with Path(path).open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = [name.strip() for name in next(reader, [])]
-            rows = [row for row in reader if any(cell.strip() for cell in row)]
-    except FileNotFoundError:
-        raise MonitoringInputError(f"predictions file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise MonitoringInputError(f"cannot read {path} as CSV: {error}") from None
-    if not header:
-        raise MonitoringInputError(f"{path} is empty: expected a header and predictions")
-    return header, rows
