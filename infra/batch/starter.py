@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, CfnCondition, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnCondition, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -24,7 +24,7 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.network.permissions import grant_lambda_network_interfaces
+from infra.network.permissions import depend_on_policies, function_placement
 from infra.network.placement import NetworkRefs
 from infra.shared.acknowledgements import (
     acknowledge,
@@ -35,7 +35,7 @@ from infra.shared.acknowledgements import (
 )
 from infra.shared.arns import sagemaker_arn
 from infra.shared.conditions import apply_condition
-from infra.shared.roles import default_policy, trusted_service
+from infra.shared.roles import trusted_service
 
 HANDLER_DIR = Path(__file__).resolve().parent / "runtime"
 RETRY_ATTEMPTS = 2
@@ -82,7 +82,6 @@ class BatchStarter(Construct):
         """``network``: the function attaches to the VPC with the functions' groups; it then
         reaches the SageMaker API through the storage stack's endpoint (or the VPC's own)."""
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -133,9 +132,7 @@ class BatchStarter(Construct):
             # Starting executions is cheap; this bounds a burst of uploads to 10 at a time.
             reserved_concurrent_executions=10,
             log_group=self.log_group,
-            vpc=network.vpc if network is not None else None,
-            vpc_subnets=network.subnet_selection if network is not None else None,
-            security_groups=list(network.functions) if network is not None else None,
+            **function_placement(network),
             environment={
                 "BATCH_PIPELINE_NAME": target.pipeline_name,
                 "MODEL_PACKAGE_GROUP": target.model_package_group,
@@ -147,18 +144,7 @@ class BatchStarter(Construct):
             max_event_age=MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.failures),
         )
-        function_resource = self.function.node.default_child
-        policies = [default_policy(role)]
-        if network is not None:
-            groups = [group.security_group_id for group in network.functions]
-            policies.append(grant_lambda_network_interfaces(self, role, network, groups))
-        assert isinstance(function_resource, CfnResource)
-        depends_on = []
-        for policy in policies:
-            resource = policy.node.default_child
-            assert isinstance(resource, CfnResource)
-            depends_on.append(stack.get_logical_id(resource))
-        function_resource.add_override("DependsOn", depends_on)
+        depend_on_policies(self, self.function, role, network)
         self._acknowledge_function(in_vpc=network is not None)
         self._alarms()
         self._schedule(schedule_name, schedule_expression, scheduled)

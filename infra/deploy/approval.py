@@ -25,7 +25,6 @@ from typing import Any
 
 from aws_cdk import (
     Aws,
-    CfnResource,
     DefaultStackSynthesizer,
     Duration,
     RemovalPolicy,
@@ -42,7 +41,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.deploy.serving_role import CLOUDFORMATION, bootstrap_version_parameter
-from infra.network.permissions import grant_lambda_network_interfaces
+from infra.network.permissions import depend_on_policies, function_placement
 from infra.network.placement import NetworkRefs
 from infra.shared.acknowledgements import (
     ACCOUNT,
@@ -54,7 +53,7 @@ from infra.shared.acknowledgements import (
     acknowledge_wildcard,
 )
 from infra.shared.arns import sagemaker_arn
-from infra.shared.roles import default_policy, trusted_service
+from infra.shared.roles import trusted_service
 
 HANDLER_DIR = Path(__file__).resolve().parent / "runtime"
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
@@ -186,9 +185,7 @@ class DeployOnApproval(Construct):
             reserved_concurrent_executions=1,
             log_group=self.log_group,
             function_name=target.function_name,
-            vpc=network.vpc if network is not None else None,
-            vpc_subnets=network.subnet_selection if network is not None else None,
-            security_groups=list(network.functions) if network is not None else None,
+            **function_placement(network),
             environment={
                 "MODEL_PACKAGE_GROUP": target.model_package_group,
                 "STAGES": stack.to_json_string([stage.to_handler() for stage in target.stages]),
@@ -205,20 +202,7 @@ class DeployOnApproval(Construct):
         )
         self._acknowledge_function(in_vpc=network is not None)
 
-        # Lambda's L2 makes the function depend on the role *and* its policy; the role is
-        # already implied by the Role GetAtt, so keep only the policies (cfn-lint W3005).
-        function_resource = self.function.node.default_child
-        policies = [default_policy(role)]
-        if network is not None:
-            groups = [group.security_group_id for group in network.functions]
-            policies.append(grant_lambda_network_interfaces(self, role, network, groups))
-        assert isinstance(function_resource, CfnResource)
-        depends_on = []
-        for policy in policies:
-            resource = policy.node.default_child
-            assert isinstance(resource, CfnResource)
-            depends_on.append(stack.get_logical_id(resource))
-        function_resource.add_override("DependsOn", depends_on)
+        depend_on_policies(self, self.function, role, network)
 
         self.errors_alarm = cloudwatch.Alarm(
             self,

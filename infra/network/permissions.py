@@ -11,8 +11,11 @@ beside the statement with that reason.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from typing import Any
+
+from aws_cdk import ArnFormat, CfnResource, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.network.placement import NetworkRefs
@@ -21,6 +24,7 @@ from infra.shared.acknowledgements import (
     acknowledge_inline_policy,
     acknowledge_wildcard,
 )
+from infra.shared.roles import default_policy
 
 _SAGEMAKER_DESCRIBE = [
     "ec2:DescribeNetworkInterfaces",
@@ -54,6 +58,40 @@ def grant_sagemaker_network_interfaces(
         "creates them only in the project's subnets with its security groups (scoped "
         "separately); the ec2:Describe* calls support no resource-level permission.",
     )
+
+
+def function_placement(network: NetworkRefs | None) -> dict[str, Any]:
+    """A Lambda function's ``vpc``, ``vpc_subnets`` and ``security_groups``: the functions'
+    groups in the project's subnets, or none of them without a network setting."""
+    if network is None:
+        return {"vpc": None, "vpc_subnets": None, "security_groups": None}
+    return {
+        "vpc": network.vpc,
+        "vpc_subnets": network.subnet_selection,
+        "security_groups": list(network.functions),
+    }
+
+
+def depend_on_policies(
+    scope: Construct, function: lambda_.Function, role: iam.Role, network: NetworkRefs | None
+) -> None:
+    """Make ``function`` depend on exactly the policies Lambda checks when it creates it: the
+    role's default policy and, in a VPC, the network-interface grant. Lambda's L2 makes the
+    function depend on the role *and* its policy; the role is already implied by the Role
+    GetAtt, so only the policies stay (cfn-lint W3005)."""
+    policies = [default_policy(role)]
+    if network is not None:
+        groups = [group.security_group_id for group in network.functions]
+        policies.append(grant_lambda_network_interfaces(scope, role, network, groups))
+    stack = Stack.of(scope)
+    depends_on = []
+    for policy in policies:
+        resource = policy.node.default_child
+        assert isinstance(resource, CfnResource)
+        depends_on.append(stack.get_logical_id(resource))
+    function_resource = function.node.default_child
+    assert isinstance(function_resource, CfnResource)
+    function_resource.add_override("DependsOn", depends_on)
 
 
 def grant_lambda_network_interfaces(
