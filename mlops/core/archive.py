@@ -41,7 +41,10 @@ def pack_files(members: dict[str, Path], dest_file: Path) -> Path:
             executable = os.stat(path).st_mode & _EXECUTABLE_BITS
             info.mode = 0o755 if executable else 0o644
             tar.addfile(info, io.BytesIO(data))
-    partial = dest_file.with_name(f".{dest_file.name}.partial")
+    # One partial file per process: two processes packing the same destination at once (the
+    # CDK app synthesized by two test workers) must not write into one file; each rename is
+    # atomic, so a reader sees one whole archive or the other, and both have the same bytes.
+    partial = dest_file.with_name(f".{dest_file.name}.{os.getpid()}.partial")
     with (
         partial.open("wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
