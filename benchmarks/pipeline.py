@@ -11,7 +11,9 @@ For each size, in one run on the same CSV:
 - **bare**: one fresh interpreter doing the same work with the bare libraries (below).
 
 The bare script does what the pipeline's scripts do, the way a good one-process script would:
-reads the CSV with pandas, drops the id column, one-hot encodes the categorical columns over
+reads the CSV with pandas (only blank cells missing, as in preprocess.py: pandas' default NA
+words would turn the churn table's ``internet_service`` value "None" into a missing value and
+drop a category the pipeline keeps), drops the id column, one-hot encodes the categorical columns over
 all rows in the booster's feature order of preprocess.py (each column in place, categories
 sorted), makes the *same* seeded stratified 70/15/15 split as preprocess.py (same rows), trains
 XGBoost with the same parameters, evaluation metrics (``auc,logloss`` on train and validation,
@@ -56,7 +58,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 path, hp, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
-frame = pd.read_csv(path)
+# Only blank cells are missing: pandas' default NA words ("None", "NA", "null" …) are real
+# categories to preprocess.py (the churn table's internet_service has "None").
+frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
 y = (frame.pop("churn").astype(str) == "Yes").astype(np.int64).to_numpy()
 frame = frame.drop(columns=["customer_id"])
 # One-hot in place, categories sorted: the feature order preprocess.py gives the booster.
