@@ -20,6 +20,7 @@ BENCHMARKS = (
     "problem_types",
     "batch",
     "explanations",
+    "suite",  # last: it runs the whole of `make test` but the install (~7 min)
 )
 
 

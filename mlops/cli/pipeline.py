@@ -225,12 +225,14 @@ def _input_source(settings: Any, data: str | None) -> tuple[str | Path, Any]:
 
 def _resolved_settings(ctx: typer.Context, settings: Any, source: str | Path) -> Any:
     """The settings with the schema resolved against the local CSV (problem type and positive
-    label inferred and printed when not given): a mismatch fails here, not in Preprocess."""
+    label inferred and printed when not given): a mismatch fails here, not in Preprocess. The
+    resolution is remembered per file and schema, so a re-run on the same file skips pandas."""
     if not isinstance(source, Path):
         return settings
-    from mlops.dataset.schema import resolve_csv
+    from mlops.dataset.resolved_cache import CACHE_DIR, resolve_csv_cached
+    from mlops.local_runtime.aws import DEFAULT_STATE_DIR
 
-    resolved = resolve_csv(settings.dataset, source)
+    resolved = resolve_csv_cached(settings.dataset, source, DEFAULT_STATE_DIR / CACHE_DIR)
     for note in resolved.inference_notes():
         typer.echo(f"note: {note}", err=True)
     for column in resolved.blank_features:

@@ -200,3 +200,45 @@ def test_problem_type_and_positive_label_agree_with_the_preprocess_script(
     if container == "multiclass":
         order = preprocess.class_order(list(counts.index), all_numeric)
         assert order == [label for label, _ in resolved.profile.classes]
+
+
+def test_a_rerun_on_the_same_file_answers_from_the_cache_without_pandas(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from mlops.dataset.resolved_cache import resolve_csv_cached
+
+    path = tmp_path / "data.csv"
+    path.write_text("x,c,y\n1,a,Yes\n2,b,No\n3,a,No\n")
+    cache = tmp_path / "cache"
+    first = resolve_csv_cached(DatasetSchema(target="y"), path, cache)
+    assert first == resolve_csv(DatasetSchema(target="y"), path)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; "
+            "from mlops.core.settings import DatasetSchema; "
+            "from mlops.dataset.resolved_cache import resolve_csv_cached; "
+            f"r = resolve_csv_cached(DatasetSchema(target='y'), Path({str(path)!r}), "
+            f"Path({str(cache)!r})); "
+            "print(r.problem_type, r.positive_label, r.numeric, 'pandas' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert again.stdout.split() == ["binary", "Yes", "('x',)", "False"]
+
+
+def test_an_edited_file_is_resolved_again(tmp_path: Path) -> None:
+    from mlops.dataset.resolved_cache import resolve_csv_cached
+
+    path = tmp_path / "data.csv"
+    cache = tmp_path / "cache"
+    path.write_text("x,y\n1,Yes\n2,No\n")
+    assert resolve_csv_cached(DatasetSchema(target="y"), path, cache).problem_type == "binary"
+    path.write_text("x,y\n1,red\n2,green\n3,blue\n")
+    resolved = resolve_csv_cached(DatasetSchema(target="y"), path, cache)
+    assert resolved.problem_type == "multiclass"
+    assert resolved == resolve_csv(DatasetSchema(target="y"), path)
