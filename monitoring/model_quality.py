@@ -20,6 +20,7 @@ multiclass ``label,p1,…,pk`` / ``{"label", "probabilities"}``, regression ``va
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -183,9 +184,14 @@ def canonical_label(value: Any) -> str:
     return f"{number:.15g}" if math.isfinite(number) else text
 
 
+# Labels repeat (a few classes over 10^5-10^6 rows): each distinct text is parsed once.
+_canonical_text = functools.lru_cache(maxsize=65_536)(canonical_label)
+
+
+@functools.lru_cache(maxsize=65_536)
 def _is_positive(label: str, positive_label: str) -> int:
     text = label.strip()
-    if text == positive_label or canonical_label(text) == canonical_label(positive_label):
+    if text == positive_label or _canonical_text(text) == _canonical_text(positive_label):
         return 1
     try:
         return int(float(text) >= 0.5) if text.lower() not in ("nan", "inf") else 0
@@ -243,7 +249,7 @@ def join(
         answer.probability if answer.probability is not None else math.nan for _, answer in pairs
     ]
     y_pred = [
-        int(answer.label == canonical_label(positive_label))
+        int(answer.label == _canonical_text(positive_label))
         if answer.label is not None
         else int((answer.probability or 0.0) >= threshold)
         for _, answer in pairs
@@ -260,7 +266,7 @@ def join(
 def _multiclass_pairs(
     pairs: list[tuple[str, Answer]], unmatched: int, unmatched_truth: int
 ) -> JoinedPredictions:
-    kept = [(canonical_label(label), answer.label) for label, answer in pairs if answer.label]
+    kept = [(_canonical_text(label), answer.label) for label, answer in pairs if answer.label]
     classes = tuple(sorted({label for pair in kept for label in pair if label is not None}))
     index = {label: code for code, label in enumerate(classes)}
     return JoinedPredictions(
@@ -690,7 +696,7 @@ def write_model_quality_baseline(
         probability = float(row[probability_at]) if probability_at is not None else None
         predicted = row[column[inference_attribute]].strip()
         answer = Answer(
-            label=canonical_label(predicted) if problem_type != "regression" else None,
+            label=_canonical_text(predicted) if problem_type != "regression" else None,
             probability=probability,
             value=float(predicted) if problem_type == "regression" else None,
         )
