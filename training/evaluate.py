@@ -35,6 +35,7 @@ stderr line) and exits 1.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import sys
@@ -166,7 +167,10 @@ def load_test(test_dir: Path, width: int, problem_type: str) -> tuple[np.ndarray
         raise EvaluationError("the test split needs both classes to compute AUC")
     if problem_type == "regression":
         return data[:, 1:], labels
-    return data[:, 1:], labels.astype(np.int64)
+    codes = labels.astype(np.int64)
+    if problem_type == "binary" and (codes.min() < 0 or codes.max() > 1):
+        raise EvaluationError("the test split's labels are not 0/1: it is not a binary split")
+    return data[:, 1:], codes
 
 
 def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any]:
@@ -181,9 +185,15 @@ def evaluate(model_dir: Path, test_dir: Path, output_dir: Path) -> dict[str, Any
 
         booster = xgb.Booster()
         booster.load_model(str(booster_file))
+    if booster.feature_names is not None and list(booster.feature_names) != columns:
+        raise EvaluationError(
+            f"the model's features are not the {SPEC_FILE} encoded_columns: the archive's "
+            "members come from different training runs?"
+        )
     # One thread for a small test split: an OpenMP team costs more than it saves there.
     booster.set_param({"nthread": 1 if len(labels) < SMALL_DATA_ROWS else 0})
-    scores = booster.predict(xgb.DMatrix(features, feature_names=columns))
+    # In place: the same predictions as through a DMatrix, without copying the split into one.
+    scores = booster.inplace_predict(features)
     if problem_type == "binary":
         report, figures = _binary(spec, labels, scores)
     elif problem_type == "multiclass":
@@ -209,23 +219,41 @@ def write_predictions(path: Path, spec: dict[str, Any], labels: np.ndarray, scor
     positive label, at the model's threshold); multiclass: the class names; regression: the
     values."""
     problem_type = str(spec.get("problem_type", "binary"))
+    columns: dict[str, list[Any]]
     if problem_type == "binary":
         threshold = float(spec.get("prediction_threshold", 0.5))
-        frame = pd.DataFrame(
-            {
-                "probability": np.asarray(scores, dtype=np.float64),
-                "prediction": (np.asarray(scores) >= threshold).astype(np.int64),
-                "label": labels.astype(np.int64),
-            }
-        )
+        columns = {
+            "probability": _decimals(np.asarray(scores, dtype=np.float64)),
+            "prediction": (np.asarray(scores) >= threshold).astype(np.int64).tolist(),
+            "label": labels.astype(np.int64).tolist(),
+        }
     elif problem_type == "multiclass":
         classes = np.asarray([str(label) for label in spec["classes"]], dtype=object)
         guesses = np.asarray(scores).reshape(len(labels), len(classes)).argmax(axis=1)
-        frame = pd.DataFrame({"prediction": classes[guesses], "label": classes[labels]})
+        columns = {"prediction": classes[guesses].tolist(), "label": classes[labels].tolist()}
     else:
-        frame = pd.DataFrame({"prediction": np.asarray(scores, np.float64), "label": labels})
-    frame.to_csv(path, index=False, float_format="%.9g")
+        columns = {
+            "prediction": _decimals(np.asarray(scores, np.float64)),
+            "label": _decimals(labels),
+        }
+    _write_csv(path, columns)
     return path
+
+
+def _decimals(values: np.ndarray) -> list[str]:
+    """Each value as ``%.9g``, NaN as an empty field: what pandas writes for
+    ``to_csv(float_format="%.9g")`` (its default ``na_rep``), formatted a column at a time."""
+    return [f"{value:.9g}" if value == value else "" for value in values.reshape(-1).tolist()]
+
+
+def _write_csv(path: Path, columns: dict[str, list[Any]]) -> None:
+    """A header and the rows, as pandas' ``to_csv(index=False)`` writes them: through the
+    csv module with its defaults (minimal quoting, so a class name with a comma is quoted)
+    and ``os.linesep``."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator=os.linesep)
+        writer.writerow(columns)
+        writer.writerows(zip(*columns.values(), strict=True))
 
 
 # --------------------------------------------------------------------------- binary
@@ -234,15 +262,19 @@ def write_predictions(path: Path, spec: dict[str, Any], labels: np.ndarray, scor
 def _binary(
     spec: dict[str, Any], labels: np.ndarray, scores: np.ndarray
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from sklearn import metrics
-
+    if not np.isfinite(scores).all():
+        raise EvaluationError("the model scores some test rows NaN or infinite")
     threshold = float(spec.get("prediction_threshold", 0.5))
     predicted = (scores >= threshold).astype(np.int64)
-    fpr, tpr, _ = metrics.roc_curve(labels, scores)
-    precision_curve, recall_curve, _ = metrics.precision_recall_curve(labels, scores)
-    matrix = metrics.confusion_matrix(labels, predicted, labels=[0, 1])
+    # scikit-learn's confusion_matrix: rows actual, columns predicted (labels are 0/1).
+    matrix = np.bincount(labels * 2 + predicted, minlength=4).reshape(2, 2)
     ranked = RankedScores.of(labels, scores, predicted)
-    values = {name: float(series[0]) for name, series in ranked.metrics(None).items()}
+    curves = ranked.curves()
+    fpr, tpr = curves["false_positive_rates"], curves["true_positive_rates"]
+    precision_curve, recall_curve = curves["precisions"], curves["recalls"]
+    values = {
+        name: float(series[0]) for name, series in ranked.metrics(ranked.tally()[None]).items()
+    }
     spread = ranked.bootstrap()
     section: dict[str, Any] = {name: _value(value, spread[name]) for name, value in values.items()}
     section["confusion_matrix"] = {
@@ -271,46 +303,88 @@ def _binary(
 
 
 class RankedScores:
-    """The test split ordered by score once, so that the binary metrics of any resample —
-    given as how often it draws each row — are a few matrix operations, and a hundred
-    bootstrap resamples cost about what one scikit-learn ``roc_auc_score`` call did.
+    """The test split reduced once to cells — the groups of equal score, in ascending order,
+    split by class — so that a resample, any multiset of rows, is summed up by how many rows
+    it draws in each cell (one ``bincount`` of its row indices), and its binary metrics follow
+    from five integers (`tally`): a hundred bootstrap resamples cost a few passes over the
+    test split each, not a scikit-learn call per metric.
 
     AUC is the Mann-Whitney statistic with ties counted half (what ``roc_auc_score``
-    computes); the other metrics count the confusion matrix at the model's threshold.
+    computes); the other metrics count the confusion matrix at the model's threshold. The
+    tallies are exact integers, so every metric is one correctly rounded division of them,
+    whatever the order of summation.
     """
 
-    def __init__(
-        self, labels: np.ndarray, predicted: np.ndarray, order: np.ndarray, starts: np.ndarray
-    ) -> None:
-        self.labels = labels
-        self.predicted = predicted
-        self.order = order  # rows by ascending score
-        self.starts = starts  # where each group of equal scores begins in that order
+    def __init__(self, cells: np.ndarray, guessed: np.ndarray) -> None:
+        self.cells = cells  # per row: its group (rank of its distinct score) + groups × class
+        self.guessed = guessed  # per group: 1 where predicted positive (one score, one guess)
 
     @classmethod
     def of(cls, labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> RankedScores:
         order = np.argsort(scores, kind="stable")
         ordered = np.asarray(scores)[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        return cls(np.asarray(labels), np.asarray(predicted), order, starts)
+        starts = np.r_[True, ordered[1:] != ordered[:-1]]
+        group = np.empty(len(order), dtype=np.intp)
+        group[order] = np.cumsum(starts) - 1
+        groups = int(np.count_nonzero(starts))
+        cells = group + groups * (np.asarray(labels) == 1)
+        guessed = (np.asarray(predicted)[order][starts] == 1).astype(np.int64)
+        return cls(cells, guessed)
 
-    def metrics(self, weights: np.ndarray | None) -> dict[str, np.ndarray]:
-        """Each metric per resample; ``weights`` (resamples × rows) counts each row's draws,
-        None is the test split itself (one resample drawing every row once)."""
-        if weights is None:
-            weights = np.ones((1, len(self.labels)), dtype=np.float64)
-        weights = weights.astype(np.float64, copy=False)
-        actual = self.labels == 1
-        guessed = self.predicted == 1
-        total = weights.sum(axis=1)
-        positives = weights @ actual.astype(np.float64)
-        negatives = total - positives
-        true_pos = weights @ (actual & guessed).astype(np.float64)
-        false_pos = weights @ (~actual & guessed).astype(np.float64)
+    def tally(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Positives, negatives, true positives, false positives and twice the AUC's
+        numerator (pairs ranked right, ties counting one of two) of the resample drawing
+        ``rows`` (indices into the test split; None is the test split itself)."""
+        groups = len(self.guessed)
+        counts = np.bincount(self.cells if rows is None else self.cells[rows], minlength=2 * groups)
+        negatives, positives = counts[:groups], counts[groups:]
+        # Per group: twice the negatives below it plus its own (each tie counts a half).
+        below = 2 * np.cumsum(negatives) - negatives
+        return np.array(
+            [
+                positives.sum(),
+                negatives.sum(),
+                positives @ self.guessed,
+                negatives @ self.guessed,
+                positives @ below,
+            ]
+        )
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """The test split's ROC and precision-recall curves, the points scikit-learn's
+        ``roc_curve`` (intermediate points dropped) and ``precision_recall_curve`` return,
+        from the groups already sorted here instead of two more sorts of the scores."""
+        groups = len(self.guessed)
+        counts = np.bincount(self.cells, minlength=2 * groups).astype(np.float64)
+        # At each distinct score from the highest down: negatives and positives scoring it or more.
+        fps = np.cumsum(counts[:groups][::-1])
+        tps = np.cumsum(counts[groups:][::-1])
+        precision = tps / (tps + fps)  # never 0 / 0: each distinct score has a row
+        recall = tps / tps[-1] if tps[-1] != 0 else np.ones_like(tps)
+        kept = np.arange(groups)
+        if groups > 2:  # the ROC curve keeps only the corners
+            kept = np.flatnonzero(
+                np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+            )
+        roc_fps, roc_tps = np.r_[0.0, fps[kept]], np.r_[0.0, tps[kept]]
+        return {
+            "false_positive_rates": _rates(roc_fps),
+            "true_positive_rates": _rates(roc_tps),
+            "precisions": np.r_[precision[::-1], 1.0],
+            "recalls": np.r_[recall[::-1], 0.0],
+        }
+
+    def metrics(self, tallies: np.ndarray) -> dict[str, np.ndarray]:
+        """Each metric per resample, from `tally` rows (resamples × 5)."""
+        positives, negatives, true_pos, false_pos, twice_wins = tallies.astype(np.float64).T
+        total = positives + negatives
         precision = _ratios(true_pos, true_pos + false_pos)
         recall = _ratios(true_pos, positives)
+        pairs = positives * negatives
         return {
-            "auc": self._auc(weights, positives, negatives),
+            "auc": np.divide(
+                twice_wins / 2, pairs, out=np.full_like(pairs, np.nan), where=pairs > 0
+            ),
             "f1": _f_betas(precision, recall, 1.0),
             "precision": precision,
             "recall": recall,
@@ -324,35 +398,20 @@ class RankedScores:
             "accuracy_best_constant_classifier": np.maximum(positives, negatives) / total,
         }
 
-    def _auc(self, weights: np.ndarray, positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
-        ordered = weights[:, self.order]
-        actual = self.labels[self.order] == 1
-        tied_positives = np.add.reduceat(ordered * actual, self.starts, axis=1)
-        tied_negatives = np.add.reduceat(ordered * ~actual, self.starts, axis=1)
-        below = np.cumsum(tied_negatives, axis=1) - tied_negatives
-        pairs = positives * negatives
-        wins = (tied_positives * (below + 0.5 * tied_negatives)).sum(axis=1)
-        return np.divide(wins, pairs, out=np.full_like(wins, np.nan), where=pairs > 0)
-
     def bootstrap(self, samples: int = BOOTSTRAP_SAMPLES) -> dict[str, float]:
-        """Bootstrap standard deviation of each metric: the resamples `bootstrap` draws,
-        evaluated a block at a time (memory stays bounded at any test size)."""
-        count = len(self.labels)
+        """Bootstrap standard deviation of each metric over the resamples `bootstrap` draws
+        (same seed, same draws)."""
+        count = len(self.cells)
         rng = np.random.default_rng(0)
-        block = max(1, _BOOTSTRAP_CELLS // max(count, 1))
-        series: dict[str, list[np.ndarray]] = {}
-        for first in range(0, samples, block):
-            size = min(block, samples - first)
-            weights = np.empty((size, count), dtype=np.float64)
-            for row in range(size):
-                weights[row] = np.bincount(rng.integers(0, count, count), minlength=count)
-            for name, values in self.metrics(weights).items():
-                series.setdefault(name, []).append(values)
-        return {name: _spread(np.concatenate(chunks)) for name, chunks in series.items()}
+        tallies = np.array([self.tally(rng.integers(0, count, count)) for _ in range(samples)])
+        return {name: _spread(values) for name, values in self.metrics(tallies).items()}
 
 
-# Rows × resamples evaluated at once by the binary bootstrap (≈ 16 MB a matrix).
-_BOOTSTRAP_CELLS = 2_000_000
+def _rates(cumulative: np.ndarray) -> np.ndarray:
+    """Each count over the last (the total); NaN throughout when the total is 0."""
+    if cumulative[-1] <= 0:
+        return np.full_like(cumulative, np.nan)
+    return cumulative / cumulative[-1]
 
 
 def _ratios(numerators: np.ndarray, denominators: np.ndarray) -> np.ndarray:
