@@ -37,6 +37,7 @@ measure with one implementation. A failure writes the reason to ``/opt/ml/output
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -93,6 +94,15 @@ INFINITY = float("inf")
 FT_NEIGHBORS = 5
 FT_MIN_NEIGHBORS = 1
 FT_SAMPLES_THRESHOLD = 9
+# The flip test's k-NN on a small problem (a bootstrap resample: ~80 queries x ~420 rows) is
+# answered here when no query's answer depends on how a tie at the k-th distance is broken
+# (scikit-learn's order of work, so its pick among tied rows, depends on its thread count):
+# distances within FT_DISTANCE_SLACK x the squared norms of the k-th count as tied, thousands
+# of times any rounding error of either computation. Otherwise, and above FT_DIRECT_MAX_PAIRS
+# query x row pairs, scikit-learn answers. Its OpenMP k-NN costs ~2 ms a resample on an idle
+# machine but up to ~85 ms while another job shares the two cores.
+FT_DISTANCE_SLACK = 1e-10
+FT_DIRECT_MAX_PAIRS = 1_000_000
 # Suggested constraints: each bound sits this many standard deviations (at least SLACK) beyond
 # the baseline value on the worse side, the deviations those of a WINDOW_ROWS-row window
 # (bootstrap resamples of that size): a monitoring window is often smaller than the test split,
@@ -105,6 +115,11 @@ AGG_METHODS = ("mean_abs", "median", "mean_sq")
 SHAP_NUM_SAMPLES = 100
 BASELINE_MAX_ROWS = 10_000
 SAMPLE_SEED = 0
+# A tree's TreeSHAP contributions to a row depend only on the branch the row takes at each of
+# the tree's split nodes. From this many rows on, `tree_contributions` explains each distinct
+# set of branches of a boosting round once (10,000 churn rows take about a third as many
+# distinct ways through a depth-6 tree); below it the per-round calls cost more than they save.
+SHARED_BRANCHES_MIN_ROWS = 2_000
 EXPLANATION_METHOD = "kernel_shap"  # the key Clarify's analysis.json and its monitor use
 
 
@@ -172,11 +187,9 @@ def column_kind(values: Sequence[Any] | np.ndarray, given: Sequence[Any] | None)
     numbers) → continuous; integers → continuous when ≥ 5 % of them are distinct."""
     if given is not None and len(given) > 1:
         return CATEGORICAL
-    cells = np.asarray(values, dtype=object).tolist()
-    present = np.asarray([not _blank(value) for value in cells], dtype=bool)
+    present, numbers = _presence_and_numbers(values)
     if not present.any():
         return CATEGORICAL
-    numbers = _as_float(values)
     if np.isnan(numbers[present]).any():
         return CATEGORICAL  # some cell is not a number: a text column
     finite = numbers[np.isfinite(numbers)]
@@ -186,6 +199,56 @@ def column_kind(values: Sequence[Any] | np.ndarray, given: Sequence[Any] | None)
         return CONTINUOUS
     uniqueness = len(np.unique(finite)) / len(finite)
     return CONTINUOUS if uniqueness >= UNIQUENESS_THRESHOLD else CATEGORICAL
+
+
+def _presence_and_numbers(values: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which cells are not blank, and every cell as a float (NaN: blank or not a number).
+
+    A bootstrap classifies hundreds of resampled columns, so a numeric array is judged whole
+    and a text one once per distinct value; anything else (a list) cell by cell.
+    """
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        if _fixed_width_number(values):
+            numbers = values.astype(np.float64)
+            present = ~np.isnan(numbers) if values.dtype.kind == "f" else np.ones(len(values), bool)
+            return present, numbers
+        if values.dtype.kind in "USO":
+            cells, inverse = _distinct_cells(values)
+            present = np.asarray([not _blank(value) for value in cells], dtype=bool)
+            numbers = np.asarray([_float_or_nan(value) for value in cells], dtype=np.float64)
+            return present[inverse], numbers[inverse]
+    cells = np.asarray(values, dtype=object).tolist()
+    present = np.asarray([not _blank(value) for value in cells], dtype=bool)
+    return present, _as_float(values)
+
+
+def _fixed_width_number(array: np.ndarray) -> bool:
+    """Booleans, integers and floats up to 64 bits: one bit pattern, one Python value."""
+    return array.dtype.kind in "biuf" and array.dtype.itemsize <= 8
+
+
+def _distinct_cells(array: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """(the distinct cells, as iterating the array yields them; each cell's index into them)
+    of a 1-D text or object array. Text arrays compare by value; in an object array only
+    ``str`` cells are merged (whatever else is there may compare equal yet print otherwise,
+    as ``0.0`` and ``-0.0`` do), each other cell stands alone."""
+    if array.dtype.kind in "US":
+        distinct, inverse = np.unique(array, return_inverse=True)
+        return list(distinct), inverse.reshape(-1)
+    cells: list[Any] = []
+    first: dict[str, int] = {}
+    inverse = np.empty(len(array), dtype=np.intp)
+    for row, value in enumerate(array.tolist()):
+        if type(value) is str:
+            at = first.get(value)
+            if at is None:
+                at = first[value] = len(cells)
+                cells.append(value)
+        else:
+            at = len(cells)
+            cells.append(value)
+        inverse[row] = at
+    return cells, inverse
 
 
 def _blank(value: Any) -> bool:
@@ -208,6 +271,21 @@ def canonical(value: Any) -> str:
     except ValueError:
         return text
     return f"{number:.15g}" if math.isfinite(number) else text
+
+
+def _canonical_texts(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """``canonical`` of every cell (an object array), computed once per distinct cell: a
+    numeric array's cells are distinct by bit pattern, a text array's by value."""
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        if _fixed_width_number(values):
+            bits = np.ascontiguousarray(values).view(f"u{values.dtype.itemsize}")
+            _, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
+            texts = [canonical(value) for value in values[first]]
+            return np.asarray(texts, dtype=object)[inverse.reshape(-1)]
+        if values.dtype.kind in "USO":
+            cells, inverse = _distinct_cells(values)
+            return np.asarray([canonical(value) for value in cells], dtype=object)[inverse]
+    return np.asarray([canonical(value) for value in values], dtype=object)
 
 
 # --------------------------------------------------------------------------- groups
@@ -238,7 +316,7 @@ def facet_groups(values: Sequence[Any] | np.ndarray, facet: Facet) -> list[Facet
         numbers = _as_float(values)
         member = np.isfinite(numbers) & (numbers > low) & (numbers <= high)
         return [FacetGroup(f"({_num(low)}, {_num(high)}]", member)]
-    texts = np.asarray([canonical(value) for value in values], dtype=object)
+    texts = _canonical_texts(values)
     if given:
         wanted = [canonical(value) for value in given]
         return [FacetGroup(",".join(wanted), np.isin(texts, wanted))]
@@ -254,14 +332,17 @@ def positive_outcomes(
     if (kind or column_kind(values, given)) == CONTINUOUS:
         numbers = _as_float(values)
         return np.isfinite(numbers) & (numbers > float(given[0]))
-    texts = np.asarray([canonical(value) for value in values], dtype=object)
+    texts = _canonical_texts(values)
     return np.isin(texts, [canonical(value) for value in given])
 
 
-def label_value_or_threshold(values: Sequence[Any] | np.ndarray, rule: LabelRule) -> str:
-    """``label_value_or_threshold`` as Clarify writes it: the values, or ``(t, max]``."""
+def label_value_or_threshold(
+    values: Sequence[Any] | np.ndarray, rule: LabelRule, *, kind: str | None = None
+) -> str:
+    """``label_value_or_threshold`` as Clarify writes it: the values, or ``(t, max]``
+    (``kind``: the labels' `column_kind`, when the caller has it)."""
     given = rule.values_or_threshold
-    if column_kind(values, given) == CONTINUOUS:
+    if (kind or column_kind(values, given)) == CONTINUOUS:
         low, high = _interval(values, float(given[0]))
         return f"({_num(low)}, {_num(high)}]"
     return ",".join(canonical(value) for value in given)
@@ -284,13 +365,20 @@ def _as_float(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind in "fiub":
         return array.astype(np.float64)
+    if array.ndim == 1 and array.dtype.kind in "USO":
+        cells, inverse = _distinct_cells(array)
+        return np.asarray([_float_or_nan(value) for value in cells], dtype=np.float64)[inverse]
     out = np.full(len(array), np.nan)
     for index, value in enumerate(array.tolist()):
-        try:
-            out[index] = float(value) if value not in (None, "") else np.nan
-        except (TypeError, ValueError):
-            out[index] = np.nan
+        out[index] = _float_or_nan(value)
     return out
+
+
+def _float_or_nan(value: Any) -> float:
+    try:
+        return float(value) if value not in (None, "") else np.nan
+    except (TypeError, ValueError):
+        return np.nan
 
 
 # --------------------------------------------------------------------------- metrics
@@ -464,17 +552,68 @@ def _flip_test(sensitive: np.ndarray, predicted: np.ndarray, features: np.ndarra
         raise ValueError("Negated Facet set is empty")
     if not np.isfinite(features).all():
         raise ValueError("FlipTest does not support missing values")
-    from sklearn.neighbors import KNeighborsClassifier
-
     advantaged = ~sensitive
     neighbors = FT_NEIGHBORS if int(advantaged.sum()) > FT_SAMPLES_THRESHOLD else FT_MIN_NEIGHBORS
-    knn = KNeighborsClassifier(n_neighbors=neighbors)
-    knn.fit(features[advantaged], predicted[advantaged])
-    as_if_advantaged = knn.predict(features[sensitive]).astype(bool)
+    voted = _unambiguous_vote(
+        features[advantaged], predicted[advantaged], features[sensitive], neighbors
+    )
+    if voted is None:
+        from sklearn.neighbors import KNeighborsClassifier
+
+        knn = KNeighborsClassifier(n_neighbors=neighbors)
+        knn.fit(features[advantaged], predicted[advantaged])
+        voted = knn.predict(features[sensitive])
+    as_if_advantaged = voted.astype(bool)
     model = predicted[sensitive]
     flips_positive = int((model & ~as_if_advantaged).sum())
     flips_negative = int((~model & as_if_advantaged).sum())
     return _divide(flips_positive - flips_negative, int(sensitive.sum()))
+
+
+def _unambiguous_vote(
+    trained: np.ndarray, labels: np.ndarray, queries: np.ndarray, neighbors: int
+) -> np.ndarray | None:
+    """What ``KNeighborsClassifier(n_neighbors).fit(trained, labels).predict(queries)``
+    answers (uniform weights: the label most of the nearest rows have, the first class on a
+    tie), or None when the problem is large or some query's answer could depend on how
+    k-NN breaks a tie at the k-th distance (see `FT_DISTANCE_SLACK`).
+
+    For each query: the rows certainly among its nearest (closer than the k-th distance by
+    more than the slack), the rows that may or may not be (within the slack of it); the
+    answer counts if every way of filling the k places from the latter gives the same label.
+    """
+    rows = len(trained)
+    if len(queries) * rows > FT_DIRECT_MAX_PAIRS or rows < neighbors:
+        return None
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) == 1:
+        return np.repeat(classes, len(queries))
+    if len(classes) != 2:
+        return None
+    trained = np.asarray(trained, dtype=np.float64)
+    queries = np.asarray(queries, dtype=np.float64)
+    query_norms = np.einsum("ij,ij->i", queries, queries)
+    trained_norms = np.einsum("ij,ij->i", trained, trained)
+    # einsum rather than a BLAS product: no thread pool to wake for a few hundred rows
+    products = np.einsum("ik,jk->ij", queries, trained)
+    squared = query_norms[:, None] - 2.0 * products + trained_norms[None, :]
+    slack = (FT_DISTANCE_SLACK * (query_norms + trained_norms.max()))[:, None]
+    if not (np.isfinite(squared).all() and np.isfinite(slack).all()):
+        return None
+    kth = np.partition(squared, neighbors - 1, axis=1)[:, neighbors - 1 : neighbors]
+    certain = squared < kth - slack
+    maybe = ~certain & (squared <= kth + slack)
+    second = codes.reshape(-1) == 1
+    places = neighbors - certain.sum(axis=1)
+    certain_second = (certain & second).sum(axis=1)
+    maybe_second = (maybe & second).sum(axis=1)
+    maybe_first = maybe.sum(axis=1) - maybe_second
+    fewest = certain_second + np.maximum(0, places - maybe_first)
+    most = certain_second + np.minimum(places, maybe_second)
+    winner = 2 * fewest > neighbors  # the second class wins only with a strict majority
+    if np.any(winner != (2 * most > neighbors)):
+        return None
+    return np.asarray(classes[winner.astype(np.intp)])
 
 
 def metric_values(
@@ -549,8 +688,8 @@ def bias_analysis(
     predicted = (
         positive_outcomes(data.predicted, rule, kind=kind) if data.predicted is not None else None
     )
-    group = None if data.group is None else np.asarray([canonical(v) for v in data.group])
-    threshold_text = label_value_or_threshold(data.labels, rule)
+    group = None if data.group is None else np.asarray(_canonical_texts(data.group).tolist())
+    threshold_text = label_value_or_threshold(data.labels, rule, kind=kind)
     sections: dict[str, dict[str, Any]] = {}
     stages = [(PRE_TRAINING, pre_training)]
     if predicted is not None:
@@ -724,15 +863,173 @@ def shap_values(model: EncodedModel, matrix: np.ndarray) -> tuple[np.ndarray, np
     one — in the model's margin units; ``expected`` (outputs,) is the mean bias term. One-hot
     columns are summed back into their feature, so a categorical feature gets one value.
     """
-    import xgboost as xgb
-
-    contributions = model.booster.predict(
-        xgb.DMatrix(matrix, feature_names=model.encoded_columns), pred_contribs=True
-    )
+    contributions = tree_contributions(model, matrix)
     if contributions.ndim == 2:
         contributions = contributions[:, None, :]
     grouped = contributions[:, :, :-1] @ model.grouping()
     return grouped, contributions[:, :, -1].mean(axis=0)
+
+
+def tree_contributions(model: EncodedModel, matrix: np.ndarray) -> np.ndarray:
+    """``booster.predict(DMatrix(matrix), pred_contribs=True)``, the same array bit for bit.
+
+    XGBoost adds each row's per-tree contributions up in tree order, in float32; a tree's
+    contributions depend only on the row's branch at each of its split nodes. So, for a
+    large matrix, each boosting round explains one row per distinct set of branches (a
+    one-round slice of the booster), and the rounds' results are added up in the same order
+    as XGBoost does, on worker threads (one per CPU) taking rounds as they free up; the bias
+    column is the same for every row. A model this cannot follow exactly (DART, random
+    forests, categorical splits, vector leaves) or a matrix with infinities is explained by
+    XGBoost in one call.
+    """
+    import xgboost as xgb
+
+    if len(matrix) >= SHARED_BRANCHES_MIN_ROWS and matrix.ndim == 2:
+        rounds = _split_nodes_by_round(model.booster, matrix.shape[1])
+        if rounds is not None and matrix.dtype in (np.float32, np.float64):
+            with np.errstate(over="ignore"):
+                values = matrix.astype(np.float32)  # what the DMatrix holds
+            if not np.isinf(values).any():
+                return _contributions_by_branches(model, matrix, values, rounds)
+    return np.asarray(
+        model.booster.predict(
+            xgb.DMatrix(matrix, feature_names=model.encoded_columns), pred_contribs=True
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _SplitNodes:
+    """The split nodes of one tree reachable from its root: tested feature, threshold (the
+    float32 XGBoost compares with ``<``) and whether a missing value goes left."""
+
+    features: np.ndarray
+    thresholds: np.ndarray
+    default_left: np.ndarray
+
+    def goes_left(self, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        """(rows, nodes): the branch each row takes at each node, as XGBoost's predictor."""
+        tested = values[:, self.features]
+        return np.where(missing[:, self.features], self.default_left, tested < self.thresholds)
+
+
+def _split_nodes_by_round(booster: Any, width: int) -> list[list[_SplitNodes]] | None:
+    """Each boosting round's trees as `_SplitNodes`, or None where summing per-round
+    contributions could differ from XGBoost's own sum (see `tree_contributions`) or the
+    model does not take ``width`` columns (XGBoost then says what is wrong)."""
+    learner = json.loads(bytes(booster.save_raw(raw_format="json")))["learner"]
+    gbm = learner["gradient_booster"]
+    if gbm.get("name") != "gbtree":
+        return None
+    trees_model = gbm["model"]
+    if int(trees_model["gbtree_model_param"]["num_parallel_tree"]) != 1:
+        return None
+    if int(learner["learner_model_param"]["num_feature"]) != width:
+        return None
+    bounds = [int(bound) for bound in trees_model["iteration_indptr"]]
+    if len(bounds) - 1 != booster.num_boosted_rounds():
+        return None
+    rounds: list[list[_SplitNodes]] = []
+    for begin, end in itertools.pairwise(bounds):
+        nodes = [_split_nodes(tree) for tree in trees_model["trees"][begin:end]]
+        if any(tree is None for tree in nodes):
+            return None
+        rounds.append([tree for tree in nodes if tree is not None])
+    return rounds
+
+
+def _split_nodes(tree: Mapping[str, Any]) -> _SplitNodes | None:
+    """A tree's reachable split nodes; None for a tree whose branches `goes_left` cannot
+    reproduce: categorical splits, vector leaves, or a threshold whose JSON text, read as a
+    double, lands exactly halfway between two float32s (rounding it could pick either)."""
+    if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
+        return None
+    left, right = tree["left_children"], tree["right_children"]
+    internal: list[int] = []
+    pending = [0]
+    while pending:
+        node = pending.pop()
+        if left[node] != -1:
+            internal.append(node)
+            pending += [left[node], right[node]]
+    internal.sort()
+    if any(tree["split_type"][node] != 0 for node in internal):
+        return None
+    written = np.asarray([tree["split_conditions"][node] for node in internal], dtype=np.float64)
+    thresholds = written.astype(np.float32)
+    toward = np.where(written > thresholds, np.inf, -np.inf).astype(np.float32)
+    neighbour = np.nextafter(thresholds, toward)
+    halfway = (thresholds.astype(np.float64) + neighbour.astype(np.float64)) / 2 == written
+    if np.any(halfway & (thresholds.astype(np.float64) != written)):
+        return None
+    return _SplitNodes(
+        features=np.asarray([tree["split_indices"][node] for node in internal], dtype=np.intp),
+        thresholds=thresholds,
+        default_left=np.asarray([tree["default_left"][node] for node in internal], dtype=bool),
+    )
+
+
+def _contributions_by_branches(
+    model: EncodedModel,
+    matrix: np.ndarray,
+    values: np.ndarray,
+    rounds: Sequence[Sequence[_SplitNodes]],
+) -> np.ndarray:
+    """`tree_contributions` by distinct branches per round (the caller checked the model and
+    the matrix; ``values``: the matrix as float32)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import xgboost as xgb
+
+    data = xgb.DMatrix(matrix, feature_names=model.encoded_columns)
+    probe = np.asarray(model.booster.predict(data.slice([0]), pred_contribs=True))
+    outputs = 1 if probe.ndim == 2 else probe.shape[1]
+    missing = np.isnan(values)
+    # Slicing a booster costs a few times more when its own nthread is above one; each
+    # round's slice inherits nthread=1 (one thread per worker).
+    booster = model.booster.copy()
+    booster.set_param({"nthread": 1})
+    slicing = threading.Lock()  # booster and DMatrix slices are taken one at a time
+
+    def explain_round(index: int) -> tuple[np.ndarray, np.ndarray]:
+        branches = np.concatenate(
+            [tree.goes_left(values, missing) for tree in rounds[index]]
+            or [np.zeros((len(values), 0), dtype=bool)],
+            axis=1,
+        )
+        first, inverse = _distinct_rows(branches)
+        with slicing:
+            one_round = booster[index : index + 1]
+            rows = data.slice(first)
+        explained = one_round.predict(rows, pred_contribs=True)
+        return np.asarray(explained).reshape(len(first), outputs, -1), inverse
+
+    contributions = np.zeros((len(matrix), outputs, probe.shape[-1]), dtype=np.float32)
+    features = contributions[:, :, :-1]
+    if hasattr(os, "sched_getaffinity"):
+        workers = len(os.sched_getaffinity(0))
+    else:
+        workers = os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for explained, inverse in pool.map(explain_round, range(len(rounds))):
+            features += explained[inverse, :, :-1]
+    contributions[:, :, -1] = probe.reshape(1, outputs, -1)[0, :, -1]
+    return contributions.reshape((len(matrix), *probe.shape[1:]))
+
+
+def _distinct_rows(branches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(one row index per distinct row of a boolean matrix, each row's index into them)."""
+    packed = np.packbits(branches, axis=1, bitorder="little")
+    width = -(-packed.shape[1] // 8) * 8 or 8
+    padded = np.zeros((len(packed), width), dtype=np.uint8)
+    padded[:, : packed.shape[1]] = packed
+    words = padded.view(np.uint64)
+    if words.shape[1] == 1:
+        _, first, inverse = np.unique(words[:, 0], return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(words, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def global_values(values: np.ndarray, method: str = "mean_abs") -> np.ndarray:

@@ -86,6 +86,42 @@ def test_shap_values_per_feature_add_up_to_the_model_margin(
     np.testing.assert_allclose(values[:, 0, :].sum(axis=1) + expected[0], margin, atol=1e-4)
 
 
+@pytest.fixture(scope="module", params=["binary", "multiclass"])
+def any_problem(request: pytest.FixtureRequest, built: BuiltModel) -> BuiltModel:
+    if request.param == "binary":
+        return built
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return build_model(
+            Path(request.getfixturevalue("tmp_path_factory").mktemp("clarify-mc")),
+            problem_type="multiclass",
+        )
+
+
+def test_shap_of_a_large_sample_is_xgboosts_own_treeshap_bit_for_bit(
+    any_problem: BuiltModel,
+) -> None:
+    import xgboost as xgb
+
+    from monitoring.monitors import load_model
+
+    model = load_model(any_problem.archive)
+    problem_type = str(any_problem.spec["problem_type"])
+    rows = raw_rows(clarify.SHARED_BRANCHES_MIN_ROWS + 500, seed=5, problem_type=problem_type)  # type: ignore[arg-type]
+    matrix = any_problem.encode(rows)
+    assert np.isnan(matrix).any()  # blanks: XGBoost's default branch
+    # the per-round path, not XGBoost's one call, is what is checked here
+    assert clarify._split_nodes_by_round(model.booster, matrix.shape[1]) is not None
+    for cells in (matrix, matrix.astype(np.float64)):
+        expected = model.booster.predict(
+            xgb.DMatrix(cells, feature_names=model.encoded_columns), pred_contribs=True
+        )
+        got = clarify.tree_contributions(model, cells)
+        assert got.shape == expected.shape
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got.view(np.uint32), expected.view(np.uint32))
+
+
 def test_a_categorical_feature_gets_the_sum_of_its_one_hot_contributions(
     built: BuiltModel, model: clarify.EncodedModel
 ) -> None:
@@ -286,6 +322,55 @@ def test_a_numeric_facet_group_is_written_as_clarify_writes_it() -> None:
     )
     assert groups[0].label == real["value_or_threshold"]
     assert groups[0].sensitive.tolist() == [False, True, True, False]
+
+
+def test_flip_test_equals_scikit_learns_knn_even_among_tied_rows() -> None:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(3)
+    answered_directly = 0
+    for problem in range(40):
+        # few distinct points (exact distance ties everywhere) or fine-grained ones
+        levels = 3 if problem % 2 else 1000
+        features = rng.integers(0, levels, (500, 4)).astype(np.float64) / 7
+        sensitive = rng.random(500) < 0.2
+        predicted = rng.random(500) < 0.4
+        knn = KNeighborsClassifier(n_neighbors=clarify.FT_NEIGHBORS)
+        knn.fit(features[~sensitive], predicted[~sensitive])
+        voted = knn.predict(features[sensitive])
+        model = predicted[sensitive]
+        flips = int((model & ~voted).sum()) - int((~model & voted).sum())
+        expected = flips / int(sensitive.sum())
+
+        [metric] = clarify.metric_values(["FT"], sensitive, predicted, predicted, features=features)
+        assert metric["value"] == expected
+        direct = clarify._unambiguous_vote(
+            features[~sensitive], predicted[~sensitive], features[sensitive], clarify.FT_NEIGHBORS
+        )
+        answered_directly += direct is not None
+    assert 0 < answered_directly < 40  # both ways of answering were exercised
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        np.asarray([0.0, -0.0, 1.0, 2.0, 1.0] * 40),
+        np.asarray([0.1, 1, np.nan, 0.1] * 50, dtype=np.float32),
+        np.asarray([1, 0, 1, 3] * 50),
+        np.asarray([True, False] * 100),
+        np.asarray(["1", " 1 ", "1.0", "", "x", "2"] * 40),
+        np.asarray([1, 1.0, "1", -0.0, 0.0, None, " a ", "a"] * 30, dtype=object),
+    ],
+    ids=["float64", "float32", "int", "bool", "text", "mixed-object"],
+)
+def test_a_column_is_classified_and_grouped_as_cell_by_cell(column: np.ndarray) -> None:
+    assert clarify.column_kind(column, None) == clarify.column_kind(column.tolist(), None)
+    if clarify.column_kind(column, None) == clarify.CATEGORICAL:
+        texts = [clarify.canonical(value) for value in column]
+        groups = clarify.facet_groups(column, clarify.Facet("f"))
+        assert [group.label for group in groups] == list(dict.fromkeys(texts))
+        for group in groups:
+            assert group.sensitive.tolist() == [text == group.label for text in texts]
 
 
 def test_monitor_configurations_have_the_documented_keys(
