@@ -300,3 +300,26 @@ def test_the_refused_members_are_the_rest_of_the_input_shape() -> None:
     assert {"CheckpointConfig", "RetryStrategy", "DebugHookConfig"} <= refused
     request: dict[str, Any] = {member: {} for member in sorted(refused)}
     assert unsupported_fields("CreateTrainingJob", request) == sorted(refused)
+
+
+def test_unicode_classes_kept_on_disk_read_back_as_computed(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # \p{L} and friends are computed from unicodedata once, then read back per process.
+    import re
+
+    from mlops.local_runtime import request_contract
+
+    monkeypatch.setenv("MLOPS_IMAGE_ENVS", str(tmp_path / "image-envs"))
+    request_contract._category_ranges.cache_clear()
+    computed = request_contract._category_ranges()
+    (stored,) = tmp_path.glob("unicode-categories-*.json")
+    request_contract._category_ranges.cache_clear()
+    assert request_contract._category_ranges() == computed
+    stored.write_text("{not json")  # a damaged file is recomputed, not trusted
+    request_contract._category_ranges.cache_clear()
+    assert request_contract._category_ranges() == computed
+    letters = re.compile(request_contract._python_pattern(r"^[\p{L}\p{N}]+$"))
+    assert letters.match("Zürich2")
+    assert not letters.match("a b")
+    request_contract._category_ranges.cache_clear()

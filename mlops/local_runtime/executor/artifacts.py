@@ -14,7 +14,7 @@ from typing import Any
 
 from mlops.core.s3uri import split_s3_uri
 from mlops.local_runtime.executor.engine import SUCCEEDED, ExecutionResult
-from mlops.local_runtime.jobs.staging import stage_in
+from mlops.local_runtime.jobs.staging import get_file, stage_in
 from sagemaker_pipelines.definition import (
     DATA_QUALITY,
     EVALUATE,
@@ -89,5 +89,4 @@ def _download_object(s3: Any, uri: str, dest_dir: Path) -> Path:
     bucket, key = split_s3_uri(uri)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / key.rsplit("/", 1)[-1]
-    s3.download_file(bucket, key, str(target))
-    return target
+    return get_file(s3, bucket, key, target)

@@ -39,6 +39,7 @@ from mlops.local_runtime.executor.engine import (
     execute,
 )
 from mlops.local_runtime.executor.handlers import LocalServices, default_handlers, job_name_for
+from mlops.local_runtime.jobs.staging import put_file
 from mlops.local_runtime.jobs.warm import WarmRuntime, default_warm_runtime
 from sagemaker_pipelines.definition import (
     CHECK_METRIC,
@@ -474,4 +475,4 @@ def _upload_once(s3: Any, bucket: str, key: str, path: Path) -> None:
             return
     except ClientError:
         pass
-    s3.upload_file(str(path), bucket, key)
+    put_file(s3, path, bucket, key)
