@@ -6,9 +6,11 @@ errors answer in well under a second even though sklearn/xgboost/sagemaker cost 
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -67,18 +69,44 @@ def main() -> None:
 
     Usage errors (bad flags, out-of-range values) are reported by click itself, also without
     a traceback; ``UserError`` and ``SettingsError`` raised by a command are reported here.
+    The process then ends through `_exit` rather than the interpreter's own teardown.
     """
     try:
-        app()
-    except (UserError, SettingsError) as error:
-        first, *rest = str(error).splitlines() or ["unknown error"]
-        typer.echo(f"error: {first}", err=True)
-        for line in rest:
-            typer.echo(f"       {line}", err=True)
-        sys.exit(getattr(error, "exit_code", 2))
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        try:
+            app()
+        except (UserError, SettingsError) as error:
+            first, *rest = str(error).splitlines() or ["unknown error"]
+            typer.echo(f"error: {first}", err=True)
+            for line in rest:
+                typer.echo(f"       {line}", err=True)
+            sys.exit(getattr(error, "exit_code", 2))
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+    except SystemExit as done:
+        _exit(done.code)
+    _exit(0)
+
+
+def _exit(code: object) -> NoReturn:
+    """End the process as the interpreter would, without tearing its modules down.
+
+    After `mlops pipeline run` the interpreter holds botocore's service models, pydantic's
+    schemas and the SDK's modules; deallocating them one by one at exit took 0.25-0.3 s of a
+    4 s run. Everything a normal exit does for us still happens, in its order: the ``atexit``
+    handlers (logging's flush, ``weakref.finalize`` cleanups such as temporary directories),
+    then stdout and stderr flushed; every file the CLI writes is closed where it is written.
+    """
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what sys.exit("message") prints
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (mlops … | head): nothing left to say
+            status = status or 120
+    os._exit(status & 0xFF)
 
 
 if __name__ == "__main__":
