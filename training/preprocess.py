@@ -40,7 +40,7 @@ import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,14 @@ _MAX_VALUE_CHARS = 60
 NUMERIC_SHARE = 0.95
 # Splits a multi-instance training job shards between its instances (--parts).
 PART_SPLITS = ("train", "validation")
-# Rows joined into CSV text at once by the writers (bounds the memory of a large split).
-_WRITE_BLOCK_ROWS = 100_000
+# Bytes of CSV lines built at once by the writers (bounds the memory of a large split).
+_WRITE_BLOCK_BYTES = 16 << 20
+# Largest byte matrix of merged neighbouring columns the writers build (see _CsvColumns).
+_MERGE_MAX_BYTES = 4 << 20
+# Pads the writers' byte matrices: a byte that never occurs in UTF-8.
+_PAD = 0xFF
 # Characters that make the csv module quote a field (delimiter, quote, line ends).
-_CSV_SPECIAL = (",", '"', "\n", "\r")
+_CSV_SPECIAL = re.compile('[,"\n\r]')
 
 
 class InputError(Exception):
@@ -186,12 +190,16 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         "prediction_threshold": 0.5,
         "warnings": blank_feature_warnings(raw, feature_names),
     }
-    label_text = _label_text(target, target_column)
-    feature_text = [
-        _encoded_text(raw[feature["name"]], feature)
-        for feature in features
-        if feature["type"] == "numeric" or feature["categories"]  # a blank column encodes to none
-    ]
+    encoded = _CsvColumns(
+        [
+            _label_text(target, target_column),
+            *(
+                _encoded_text(raw[feature["name"]], feature)
+                for feature in features
+                if feature["type"] == "numeric" or feature["categories"]  # blank: encodes to none
+            ),
+        ]
+    )
     counts = {}
     for split, directory in (
         ("train", args.train_dir),
@@ -201,7 +209,7 @@ def preprocess(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         rows = splits[split]
         parts = args.parts if split in PART_SPLITS else 1
         for name, block in _parts(split, rows, parts):
-            _write_rows(directory / name, [label_text, *feature_text], block)
+            encoded.write(directory / name, block)
         counts[split] = len(rows)
     args.baseline_dir.mkdir(parents=True, exist_ok=True)
     _write_baseline(args.baseline_dir / "baseline.csv", raw, feature_names, splits["train"])
@@ -264,20 +272,23 @@ def _check_fractions(validation: float, test: float) -> None:
         )
 
 
-def read_inputs(input_dir: Path) -> tuple[Table, pd.DataFrame]:
+def read_inputs(input_dir: Path) -> tuple[Table, Origins]:
     """All CSVs under ``input_dir`` (sorted by path) as one table of stripped text columns,
-    plus each row's file name and 1-based data row for messages."""
+    plus each row's file name and 1-based data row for messages.
+
+    Cells are read as Python strings (``dtype=object``: with ``na_filter`` off every cell is
+    one, and pandas 3 would otherwise build Arrow strings only to convert them back); a column
+    is factorized when first used, so a dropped identifier costs no pass."""
     files = sorted(path for path in input_dir.rglob("*.csv") if path.is_file())
     if not files:
         raise InputError(f"no CSV files under {input_dir}")
     frames = []
-    origins = []
     columns: list[str] | None = None
     for path in files:
         header = _header(path)
         try:
             frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, skipinitialspace=False
+                path, dtype=object, keep_default_na=False, na_filter=False, skipinitialspace=False
             )
         except pd.errors.ParserError as error:
             raise InputError(f"{path.name}: {_parser_problem(str(error), len(header))}") from None
@@ -294,19 +305,11 @@ def read_inputs(input_dir: Path) -> tuple[Table, pd.DataFrame]:
             raise InputError(
                 f"{path.name}: columns differ from {files[0].name} (missing {missing}, extra {extra})"
             )
-        frames.append(frame[columns])
-        origins.append(
-            pd.DataFrame({"file": path.name, "row": np.arange(1, len(frame) + 1, dtype=np.int64)})
-        )
-    data = pd.concat(frames, ignore_index=True)
-    if data.empty:
+        frames.append(frame)
+    origins = Origins([path.name for path in files], [len(frame) for frame in frames])
+    if not origins.rows:
         raise InputError(f"the input under {input_dir} has a header but no data rows")
-    table = Table(
-        columns=[str(name) for name in data.columns],
-        data={str(name): Distinct.of(data[name], strip=True) for name in data.columns},
-        rows=len(data),
-    )
-    return table, pd.concat(origins, ignore_index=True)
+    return Table(columns=columns or [], frames=frames, rows=origins.rows), origins
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,10 @@ class Distinct:
 
     @classmethod
     def of(cls, column: Any, *, strip: bool = False) -> Distinct:
-        codes, values = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
+        column = column if isinstance(column, pd.Series) else pd.Series(column, dtype=object)
+        codes, values = pd.factorize(column)
+        if (codes < 0).any():  # missing values (not from read_inputs): one value of their own
+            codes, values = pd.factorize(np.asarray(column, dtype=object), use_na_sentinel=False)
         values = np.asarray(values, dtype=object)
         if strip:
             stripped = np.array([str(value).strip() for value in values], dtype=object)
@@ -352,17 +358,38 @@ def distinct(column: Any) -> Distinct:
 
 @dataclass(frozen=True)
 class Table:
-    """The input: its header (every column) and the columns as `Distinct` values."""
+    """The input: its header (every column, in the first file's order) and the columns as
+    `Distinct` values, stripped; each built from the files' text on first use."""
 
     columns: list[str]
-    data: dict[str, Distinct]
+    frames: list[pd.DataFrame]  # one a file, in file order
     rows: int
+    _distinct: dict[str, Distinct] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> Distinct:
-        return self.data[name]
+        if name not in self._distinct:
+            if name not in self.columns:
+                raise KeyError(name)
+            parts = [frame[name] for frame in self.frames]
+            text = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            self._distinct[name] = Distinct.of(text, strip=True)
+        return self._distinct[name]
 
     def __len__(self) -> int:
         return self.rows
+
+
+class Origins:
+    """Where each row of the table comes from: file name and 1-based data row, for messages."""
+
+    def __init__(self, files: list[str], rows: list[int]) -> None:
+        self.files = files
+        self.starts = np.cumsum([0, *rows])
+        self.rows = int(self.starts[-1])
+
+    def where(self, index: int) -> str:
+        file = int(np.searchsorted(self.starts, index, side="right")) - 1
+        return f"file {self.files[file]}, row {index - int(self.starts[file]) + 1}"
 
 
 def _header(path: Path) -> list[str]:
@@ -406,8 +433,8 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _where(origins: pd.DataFrame, index: int) -> str:
-    return f"file {origins['file'].iloc[index]!s}, row {int(origins['row'].iloc[index])}"
+def _where(origins: Origins, index: int) -> str:
+    return origins.where(index)
 
 
 def _show(value: str) -> str:
@@ -473,7 +500,7 @@ def encode_target(
     name: str,
     problem_type: str | None,
     positive: str | None,
-    origins: pd.DataFrame,
+    origins: Origins,
 ) -> Target:
     """The target encoded for its problem type (inferred when not given); errors name a row."""
     column = distinct(column)
@@ -537,7 +564,7 @@ def _check_rest(
     name: str,
     positive: str,
     others: list[str],
-    origins: pd.DataFrame,
+    origins: Origins,
 ) -> None:
     """A binary target with more than two values learns the positive label against the rest,
     unless a rest value is rare: that is a typo far more often than a class."""
@@ -615,9 +642,10 @@ def infer_types(
             weights = column.counts()[filled]
             values = column.values[filled]
             numbers = column.numbers[filled]
-            number_text = ~np.isnan(numbers) | np.isin(
-                np.array([value.lower() for value in values], dtype=object), list(_NON_FINITE_TEXT)
-            )
+            number_text = ~np.isnan(numbers)  # or nan/inf text (only a non-number can be)
+            number_text[~number_text] = [
+                str(value).lower() in _NON_FINITE_TEXT for value in values[~number_text]
+            ]
             total = int(weights.sum())
             share = float(weights[number_text].sum() / total) if total else 0.0
             numeric_like = share >= NUMERIC_SHARE and bool(np.isfinite(numbers).any())
@@ -625,7 +653,7 @@ def infer_types(
     return types
 
 
-def parse_numeric(column: Any, name: str, origins: pd.DataFrame) -> np.ndarray:
+def parse_numeric(column: Any, name: str, origins: Origins) -> np.ndarray:
     """Cells as float64, blank → NaN; text or nan/inf → an error naming row and value."""
     column = distinct(column)
     filled = column.values != ""
@@ -763,46 +791,94 @@ def encoded_columns(features: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def _label_text(target: Target, column: Distinct) -> np.ndarray:
+def _label_text(target: Target, column: Distinct) -> Distinct:
     """Each row's label as the encoded CSV writes it: class index, or the value ``%.10g``."""
     if target.problem_type == "regression":
-        numbers = column.numbers
-        return np.array([_number_text(value) for value in numbers], dtype=object)[column.codes]
-    labels = target.values
-    text = np.array([str(code) for code in range(int(labels.max()) + 1)], dtype=object)
-    return np.asarray(text[labels], dtype=object)
+        return Distinct(column.codes, np.array(_number_texts(column.numbers), dtype=object))
+    text = np.array([str(code) for code in range(int(target.values.max()) + 1)], dtype=object)
+    return Distinct(np.asarray(target.values, dtype=np.intp), text)
 
 
-def _encoded_text(column: Distinct, feature: dict[str, Any]) -> np.ndarray:
+def _encoded_text(column: Distinct, feature: dict[str, Any]) -> Distinct:
     """One feature's encoded fields a row: the number (``%.10g``, blank for missing), or its
     one-hot block (``0,1,0``; all zeros for blank) — computed per distinct value."""
     if feature["type"] == "numeric":
-        numbers = np.where(column.values != "", column.numbers, np.nan)
-        text = [_number_text(value) for value in numbers]
+        text = _number_texts(np.where(column.values != "", column.numbers, np.nan))
     else:
         categories = feature["categories"]
         text = [",".join("1" if value == c else "0" for c in categories) for value in column.values]
-    return np.asarray(np.array(text, dtype=object)[column.codes], dtype=object)
+    return Distinct(column.codes, np.array(text, dtype=object))
 
 
-def _number_text(value: float) -> str:
-    """A float as pandas' ``to_csv(float_format="%.10g", na_rep="")`` writes it."""
-    return "" if np.isnan(value) else "%.10g" % value  # noqa: UP031 - the CSV's number format
+def _number_texts(numbers: np.ndarray) -> list[str]:
+    """Floats as pandas' ``to_csv(float_format="%.10g", na_rep="")`` writes them (formatted as
+    Python floats: a NumPy scalar per value costs several times more)."""
+    return [
+        "" if value != value else "%.10g" % value  # noqa: UP031 - the CSV's number format
+        for value in numbers.tolist()
+    ]
 
 
-def _write_rows(
-    path: Path, columns: list[np.ndarray], rows: np.ndarray, *, header: str | None = None
-) -> None:
-    """The ``rows`` of per-row field texts as CSV lines (after ``header``), a block of rows
-    at a time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        if header is not None:
-            handle.write(header + "\n")
-        for start in range(0, len(rows), _WRITE_BLOCK_ROWS):
-            block = rows[start : start + _WRITE_BLOCK_ROWS]
-            fields = [column[block] for column in columns]
-            handle.write("\n".join(map(",".join, zip(*fields, strict=True))) + "\n")
+class _CsvColumns:
+    """CSV rows whose fields are `Distinct` columns of field text, written as bytes without
+    a Python call per row.
+
+    A column's distinct texts, UTF-8 and each followed by its terminator (``,``, or the line
+    end for the last column), are the rows of a byte matrix padded with 0xFF, a byte UTF-8
+    never contains. A block of CSV lines is then the matrices' rows for the block's codes side
+    by side, padding dropped: a gather per column and one filter. Neighbouring columns with
+    few distinct values are merged first (the merged matrix holds every combination), so a
+    block costs a few gathers, not one per column."""
+
+    def __init__(self, columns: list[Distinct]) -> None:
+        pieces: list[tuple[np.ndarray, np.ndarray]] = []
+        for position, column in enumerate(columns):
+            table = _field_bytes(column.values, "\n" if position == len(columns) - 1 else ",")
+            if pieces:
+                codes, merged = pieces[-1]
+                combinations = len(merged) * len(table)
+                if combinations * (merged.shape[1] + table.shape[1]) <= _MERGE_MAX_BYTES:
+                    pieces[-1] = (
+                        codes * len(table) + column.codes,
+                        np.hstack(
+                            [
+                                np.repeat(merged, len(table), axis=0),
+                                np.tile(table, (len(merged), 1)),
+                            ]
+                        ),
+                    )
+                    continue
+            pieces.append((column.codes, table))
+        self.pieces = pieces
+        # Rows a block: bounds the memory of a large split, whatever the width of its lines.
+        width = sum(table.shape[1] for _, table in pieces)
+        self.block_rows = max(1, _WRITE_BLOCK_BYTES // max(1, width))
+
+    def write(self, path: Path, rows: np.ndarray, *, header: str | None = None) -> None:
+        """The ``rows`` as CSV lines (after ``header``)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            if header is not None:
+                handle.write(header.encode("utf-8") + b"\n")
+            for start in range(0, len(rows), self.block_rows):
+                block = rows[start : start + self.block_rows]
+                lines = np.hstack([table[codes[block]] for codes, table in self.pieces]).ravel()
+                handle.write(lines[lines != _PAD].tobytes())
+
+
+def _field_bytes(values: np.ndarray, end: str) -> np.ndarray:
+    """Each text in UTF-8 followed by ``end``, as the rows of a byte matrix padded with _PAD
+    (encoded as one string: the rows' bytes fill the unpadded cells in row-major order)."""
+    texts = [str(value) for value in values]
+    data = "".join([end.join(texts), end] if texts else []).encode("utf-8")
+    lengths = np.fromiter(map(len, texts), dtype=np.intp, count=len(texts)) + len(end)
+    if len(data) != int(lengths.sum()):  # not all ASCII: lengths in bytes
+        encoded = [text.encode("utf-8") for text in texts]
+        lengths = np.fromiter(map(len, encoded), dtype=np.intp, count=len(texts)) + len(end)
+    width = int(lengths.max(initial=1))
+    table = np.full((len(texts), width), _PAD, dtype=np.uint8)
+    table[np.arange(width) < lengths[:, np.newaxis]] = np.frombuffer(data, dtype=np.uint8)
+    return table
 
 
 def _write_baseline(path: Path, raw: Table, names: list[str], rows: np.ndarray) -> None:
@@ -815,14 +891,17 @@ def _write_baseline(path: Path, raw: Table, names: list[str], rows: np.ndarray) 
     fields = []
     for name in names:
         column = raw[name]
-        quoted = np.array([_csv_field(str(value)) for value in column.values], dtype=object)
-        fields.append(quoted[column.codes])
-    _write_rows(path, fields, rows, header=",".join(_csv_field(name) for name in names))
+        values = [str(value) for value in column.values]
+        if _CSV_SPECIAL.search("".join(values)) is not None:  # else every field is as it is
+            values = [_csv_field(value) for value in values]
+        fields.append(Distinct(column.codes, np.array(values, dtype=object)))
+    header = ",".join(_csv_field(name) for name in names)
+    _CsvColumns(fields).write(path, rows, header=header)
 
 
 def _csv_field(value: str) -> str:
     """``value`` as one field of a row the csv module writes (pandas' ``to_csv`` dialect)."""
-    if not any(char in value for char in _CSV_SPECIAL):
+    if _CSV_SPECIAL.search(value) is None:
         return value
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([value, "x"])

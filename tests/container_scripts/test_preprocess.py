@@ -112,6 +112,78 @@ def test_same_input_and_seed_give_identical_outputs(chain: Chain, tmp_path: Path
     assert local == _s3_text(chain, "train", "train.csv")
 
 
+def _write_rows(path: Path, rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
+
+
+def _in_two_files(rows: list[list[str]], directory: Path, split: int) -> None:
+    """``rows`` (header first) as ``a.csv`` and ``b.csv``, the second with its columns reversed."""
+    header, body = rows[0], rows[1:]
+    _write_rows(directory / "a.csv", [header, *body[:split]])
+    _write_rows(directory / "b.csv", [row[::-1] for row in [header, *body[split:]]])
+
+
+def test_input_in_several_files_gives_the_outputs_of_one_file(chain: Chain, tmp_path: Path) -> None:
+    with chain.raw_csv.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    _in_two_files(rows, tmp_path / "input", split=ROWS // 3)
+    result = run_processing_job(
+        preprocess_spec("two-files", tmp_path / "input", tmp_path, lambda out: tmp_path / out)
+    )
+    for output, name in [
+        ("train", "train.csv"),
+        ("validation", "validation.csv"),
+        ("test", "test.csv"),
+        ("baseline", "baseline.csv"),
+        ("spec", "feature_spec.json"),
+    ]:
+        local = (Path(result.outputs[output]) / name).read_text(encoding="utf-8")
+        assert local == _s3_text(chain, output, name), name
+
+
+def test_a_bad_cell_in_a_later_file_names_that_file_and_its_row(
+    chain: Chain, tmp_path: Path
+) -> None:
+    with chain.raw_csv.open(newline="") as handle:
+        rows = list(csv.reader(handle))[:401]
+    _with_cell(300, "monthly_charges", "lots")(rows)
+    _in_two_files(rows, tmp_path / "input", split=200)
+    spec = preprocess_spec("bad-later-file", tmp_path / "input", tmp_path, lambda o: tmp_path / o)
+    with pytest.raises(JobFailed) as failure:
+        run_processing_job(spec)
+    assert "'monthly_charges', file b.csv, row 100: value 'lots'" in (
+        failure.value.exit_message or ""
+    )
+
+
+def test_values_with_commas_quotes_and_non_ascii_text_survive_encoding_and_baseline(
+    chain: Chain, tmp_path: Path
+) -> None:
+    odd = ["Nord, Süd", 'say "hi"', "東京"]
+    with chain.raw_csv.open(newline="") as handle:
+        rows = list(csv.reader(handle))[:401]
+    region = rows[0].index("region")
+    for number, row in enumerate(rows[1:]):
+        row[region] = odd[number % len(odd)]
+    _write_rows(tmp_path / "input" / "odd.csv", rows)
+    result = run_processing_job(
+        preprocess_spec("odd-values", tmp_path / "input", tmp_path, lambda out: tmp_path / out)
+    )
+    spec = json.loads((Path(result.outputs["spec"]) / "feature_spec.json").read_text())
+    assert {f["name"]: f for f in spec["features"]}["region"]["categories"] == sorted(odd)
+    baseline = _rows((Path(result.outputs["baseline"]) / "baseline.csv").read_text("utf-8"))
+    assert {row[baseline[0].index("region")] for row in baseline[1:]} == set(odd)
+    train = _rows((Path(result.outputs["train"]) / "train.csv").read_text("utf-8"))
+    first = spec["encoded_columns"].index(f"region={sorted(odd)[0]}")
+    for row, raw in zip(train, baseline[1:], strict=True):
+        one_hot = row[1 + first : 1 + first + len(odd)]
+        assert one_hot == [
+            "1" if v == raw[baseline[0].index("region")] else "0" for v in sorted(odd)
+        ]
+
+
 def _with_cell(row: int, column: str, value: str) -> Callable[[list[list[str]]], None]:
     def edit(rows: list[list[str]]) -> None:
         rows[row][rows[0].index(column)] = value
