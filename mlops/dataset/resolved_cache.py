@@ -16,11 +16,10 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
+from mlops.core.files import keep_newest, write_text_atomically
 from mlops.core.settings import DatasetSchema
 from mlops.dataset.resolved import ResolvedSchema, TargetProfile
 
@@ -45,7 +44,11 @@ def resolve_csv_cached(schema: DatasetSchema, path: Path, cache_dir: Path) -> Re
     from mlops.dataset.schema import resolve_csv  # pandas: only when the cache cannot answer
 
     resolved = resolve_csv(schema, path)
-    _store(entry, dataclasses.asdict(resolved))
+    # A concurrent run reads the old entry or the new one, whole; the newest KEEP_ENTRIES
+    # stay. A cache that cannot be written only costs the next run time.
+    with contextlib.suppress(OSError):
+        write_text_atomically(entry, json.dumps(dataclasses.asdict(resolved)))
+        keep_newest(cache_dir, "*.json", KEEP_ENTRIES)
     return resolved
 
 
@@ -88,16 +91,3 @@ def cache_key(schema: DatasetSchema, path: Path) -> str:
     for source in _RULE_SOURCES:
         digest.update(source.read_bytes())
     return digest.hexdigest()
-
-
-def _store(path: Path, document: dict[str, Any]) -> None:
-    """Write atomically (a concurrent run reads the old entry or the new one, whole) and keep
-    the newest `KEEP_ENTRIES`; a cache that cannot be written only costs the next run time."""
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.{os.getpid()}")
-        partial.write_text(json.dumps(document), encoding="utf-8")
-        partial.replace(path)
-        entries = sorted(path.parent.glob("*.json"), key=lambda entry: entry.stat().st_mtime)
-        for stale in entries[:-KEEP_ENTRIES]:
-            stale.unlink(missing_ok=True)

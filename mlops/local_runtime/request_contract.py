@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import re
 import sys
 import unicodedata
@@ -31,6 +30,8 @@ import botocore.session
 from botocore.exceptions import ParamValidationError
 from botocore.model import Shape
 from botocore.validate import ParamValidator
+
+from mlops.core.files import write_text_atomically
 
 # Unicode general categories of the \p{…} classes that occur in AWS service models.
 _CATEGORY_CLASSES = ("L", "M", "N", "P", "S", "Z")
@@ -202,10 +203,7 @@ def _category_ranges() -> dict[str, str]:
             return {str(name): str(members) for name, members in stored.items()}
     computed = _computed_category_ranges()
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(computed), encoding="utf-8")
-        partial.replace(path)
+        write_text_atomically(path, json.dumps(computed))
     return computed
 
 

@@ -18,9 +18,9 @@ import importlib.metadata
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 
+from mlops.core.files import keep_newest, write_text_atomically
 from mlops.core.settings import ProjectSettings
 from sagemaker_pipelines.definition import CodeLocations
 
@@ -66,7 +66,9 @@ def cached_definition(
         code=code,
         kms_key_arn=kms_key_arn,
     )
-    _store(path, text)
+    # A concurrent run reads the old entry or the new one, whole; the newest KEEP_ENTRIES stay.
+    write_text_atomically(path, text)
+    keep_newest(cache_dir, "*.json", KEEP_ENTRIES)
     return text
 
 
@@ -107,15 +109,3 @@ def _distribution_versions() -> dict[str, str]:
         if name.startswith(_DISTRIBUTION_PREFIXES):
             versions[name] = distribution.version
     return versions
-
-
-def _store(path: Path, text: str) -> None:
-    """Write atomically (a concurrent run reads the old entry or the new one, whole) and keep
-    the newest `KEEP_ENTRIES`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-    entries = sorted(path.parent.glob("*.json"), key=lambda entry: entry.stat().st_mtime)
-    for stale in entries[:-KEEP_ENTRIES]:
-        stale.unlink(missing_ok=True)

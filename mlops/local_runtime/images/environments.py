@@ -18,17 +18,17 @@ checkout (git-ignored with the rest of ``.mlops/``), else ``~/.cache/mlops/image
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import glob
 import hashlib
 import os
 import shutil
 import subprocess  # nosec B404 - runs uv with fixed arguments
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mlops.core.files import exclusive
 
 CACHE_ENV = "MLOPS_IMAGE_ENVS"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -106,7 +106,7 @@ def ensure_environment(
     if (root / _COMPLETE).is_file():
         return environment
     cache.mkdir(parents=True, exist_ok=True)
-    with _exclusive(cache / f".{locked.name}.lock"):
+    with exclusive(cache / f".{locked.name}.lock"):
         if (root / _COMPLETE).is_file():  # another process built it while we waited
             return environment
         shutil.rmtree(root, ignore_errors=True)
@@ -204,13 +204,3 @@ def _create(image: LockedFolder, root: Path) -> None:
         shutil.rmtree(root, ignore_errors=True)
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise ImageEnvironmentError(f"creating the {image.name} environment failed:\n{tail}")
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

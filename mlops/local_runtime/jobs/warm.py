@@ -45,11 +45,12 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlops.core.files import exclusive
 from mlops.local_runtime.images import ImageEnvironment, default_cache_dir
 from mlops.local_runtime.jobs import zygote
 from mlops.local_runtime.jobs.container import Rerooting, container_environment
@@ -233,7 +234,7 @@ class _Server:
             return self.socket
         self.directory.mkdir(parents=True, exist_ok=True)
         launched: subprocess.Popen[bytes] | None = None
-        with _locked(self.directory / "start.lock"):
+        with exclusive(self.directory / "start.lock"):
             if _answers(self.socket):
                 return self.socket
             if not _lock_held(self.directory / zygote.LOCK_NAME):
@@ -354,16 +355,6 @@ def _lock_held(path: Path) -> bool:
     finally:
         os.close(descriptor)
     return False
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _current_umask() -> int:
