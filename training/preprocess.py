@@ -433,10 +433,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _where(origins: Origins, index: int) -> str:
-    return origins.where(index)
-
-
 def _show(value: str) -> str:
     shown = repr(value)
     return shown if len(shown) <= _MAX_VALUE_CHARS else shown[: _MAX_VALUE_CHARS - 1] + "…"
@@ -507,7 +503,7 @@ def encode_target(
     blank = (column.values == "")[column.codes]
     if blank.any():
         index = int(np.argmax(blank))
-        raise InputError(f"column {name!r}, {_where(origins, index)}: the target is blank")
+        raise InputError(f"column {name!r}, {origins.where(index)}: the target is blank")
     counts = pd.Series(column.counts(), index=column.values).sort_values(
         ascending=False, kind="stable"
     )
@@ -525,7 +521,7 @@ def encode_target(
             index = int(np.argmax(~np.isfinite(distinct_numbers)[column.codes]))
             value = str(column.values[column.codes[index]])
             raise InputError(
-                f"column {name!r}, {_where(origins, index)}: value {_show(value)} "
+                f"column {name!r}, {origins.where(index)}: value {_show(value)} "
                 "is not a finite number (a regression target must be numeric)"
             )
         return Target("regression", distinct_numbers[column.codes], [])
@@ -575,7 +571,7 @@ def _check_rest(
     if rare:
         index = int(np.argmax((column.values == rare[0])[column.codes]))
         raise InputError(
-            f"column {name!r}, {_where(origins, index)}: value {_show(rare[0])} is not a known "
+            f"column {name!r}, {origins.where(index)}: value {_show(rare[0])} is not a known "
             f"label: {_show(positive)} is learned against the other values only when each is "
             f"common (at least {MIN_REST_SHARE:.0%} of rows), and this one occurs "
             f"{int(counts[rare[0]])} time(s)"
@@ -663,7 +659,7 @@ def parse_numeric(column: Any, name: str, origins: Origins) -> np.ndarray:
         index = int(np.argmax(invalid[column.codes]))
         value = str(column.values[column.codes[index]])
         raise InputError(
-            f"column {name!r}, {_where(origins, index)}: value {_show(value)} is "
+            f"column {name!r}, {origins.where(index)}: value {_show(value)} is "
             "not a finite number (numeric column; leave the cell blank for a missing value)"
         )
     return np.asarray(numbers[column.codes], dtype=np.float64)
