@@ -30,6 +30,7 @@ from mlops.cli.schema import (
 from mlops.core.errors import UserError
 from mlops.core.problem_types import ProblemType, problem_type_spec
 from mlops.core.settings import ProjectSettings
+from mlops.local_runtime.jobs.staging import put_file
 
 GROUND_TRUTH_FILE = "ground-truth.jsonl"
 
@@ -160,5 +161,5 @@ def _upload(s3: Any, truths: list[Any], prefix: str) -> str:
     key = f"{key_prefix}{hour}/{GROUND_TRUTH_FILE}"
     with tempfile.TemporaryDirectory() as work:
         path = write_ground_truth(truths, Path(work) / GROUND_TRUTH_FILE)
-        s3.upload_file(str(path), bucket, key)
+        put_file(s3, path, bucket, key)
     return f"s3://{bucket}/{key}"

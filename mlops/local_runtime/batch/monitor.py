@@ -22,6 +22,7 @@ from mlops.local_runtime.batch.capture import read_captured_batches
 from mlops.local_runtime.batch.dataprocessing import CSV_RECORDS, input_kind
 from mlops.local_runtime.batch.objects import InputObject, open_input
 from mlops.local_runtime.batch.records import csv_fields, csv_row, iter_line_blocks
+from mlops.local_runtime.jobs.staging import get_file
 from sagemaker_pipelines.batch.parameters import excluded_feature_indexes
 from sagemaker_pipelines.registry import describe_package
 
@@ -120,5 +121,5 @@ def _baseline(sagemaker: Any, s3: Any, package_arn: str, target: Path) -> Path |
     target.mkdir(parents=True, exist_ok=True)
     for uri, name in ((statistics, "statistics.json"), (constraints, "constraints.json")):
         bucket, key = split_s3_uri(str(uri))
-        s3.download_file(bucket, key, str(target / name))
+        get_file(s3, bucket, key, target / name)
     return target

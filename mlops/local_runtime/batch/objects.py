@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from mlops.core.s3uri import Location, is_s3, split_s3_uri
+from mlops.local_runtime.jobs.staging import put_file
 
 OUTPUT_SUFFIX = ".out"
 
@@ -88,7 +89,7 @@ def publish(local_file: Path, target: Location, s3: Any = None) -> None:
     """Make a finished output visible at ``target`` in one step (S3 put, or a rename)."""
     if is_s3(target):
         bucket, key = split_s3_uri(str(target))
-        s3.upload_file(str(local_file), bucket, key)
+        put_file(s3, local_file, bucket, key)
         local_file.unlink()
         return
     path = Path(target)

@@ -29,6 +29,7 @@ from mlops.local_runtime.batch.model import OUTCOME_FILE
 from mlops.local_runtime.batch.monitor import BatchMonitoring, monitor_batch
 from mlops.local_runtime.executor.engine import ExecutionObserver, ExecutionResult, execute
 from mlops.local_runtime.executor.handlers import LocalServices, default_handlers, job_name_for
+from mlops.local_runtime.jobs.staging import get_file, put_file
 from sagemaker_pipelines.batch import parameters as p
 from sagemaker_pipelines.batch.definition import build_batch_definition, predictions_uri
 from sagemaker_pipelines.batch.names import TRANSFORM
@@ -154,13 +155,13 @@ def upload_batch_input(s3: Any, bucket: str, data: Path | str, execution_id: str
     path = Path(data)
     prefix = f"{BATCH_INPUT_PREFIX}/{execution_id}"
     if path.is_file():
-        s3.upload_file(str(path), bucket, f"{prefix}/{path.name}")
+        put_file(s3, path, bucket, f"{prefix}/{path.name}")
     elif path.is_dir():
         files = [item for item in sorted(path.rglob("*")) if item.is_file()]
         if not files:
             raise FileNotFoundError(f"no file under {path}")
         for item in files:
-            s3.upload_file(str(item), bucket, f"{prefix}/{item.relative_to(path).as_posix()}")
+            put_file(s3, item, bucket, f"{prefix}/{item.relative_to(path).as_posix()}")
     else:
         raise FileNotFoundError(f"no data file or directory at {path}")
     return f"s3://{bucket}/{prefix}/"
@@ -185,7 +186,7 @@ def _collect_predictions(
         local = target / uri.removeprefix(output_prefix)
         local.parent.mkdir(parents=True, exist_ok=True)
         try:
-            s3.download_file(bucket, key, str(local))
+            get_file(s3, bucket, key, local)
         except (BotoCoreError, ClientError):
             continue
         copies.append(local)

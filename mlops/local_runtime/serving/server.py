@@ -33,6 +33,7 @@ import uvicorn
 from mlops.core.errors import UserError
 from mlops.core.names import VARIANT_NAME
 from mlops.core.s3uri import split_s3_uri
+from mlops.local_runtime.jobs.staging import get_file
 from mlops.local_runtime.serving.app import MAX_PAYLOAD_BYTES, InvocationStats, create_app
 from mlops.local_runtime.serving.artifact import ServedModel, load_served_model, unpack_model
 from mlops.local_runtime.serving.capture import CaptureConfig, CaptureWriter
@@ -70,7 +71,7 @@ def fetch_artifact(source: str | Path, work_dir: Path, *, s3_client: Any = None)
     target = work_dir / "model.tar.gz"
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        s3_client.download_file(bucket, key, str(target))
+        get_file(s3_client, bucket, key, target)
     except Exception as error:
         raise UserError(f"cannot download the model artifact {text}: {error}") from error
     return target
